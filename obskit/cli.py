@@ -1,0 +1,183 @@
+"""The obskit command: demo Prometheus, metric catalog, dashboards."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import config
+from .errors import ObskitError
+
+__all__ = ["main"]
+
+log = logging.getLogger("obskit")
+Handler = Callable[[argparse.Namespace], int]
+_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def register(extension: Callable[[argparse._SubParsersAction], None]) -> None:
+    """Let another module (e.g. dashboards) add its subcommands."""
+    _EXTENSIONS.append(extension)
+
+
+def _end(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(UTC)
+    return config.parse_instant(text, "--end")
+
+
+def _spec(args: argparse.Namespace):
+    from .demo.scenario import DemoSpec
+
+    return DemoSpec(end=_end(args.end), days=args.days, step=args.step, seed=args.seed)
+
+
+def _add_spec_options(p: argparse.ArgumentParser, default_end: str = "now") -> None:
+    p.add_argument("--end", default=default_end, metavar="ISO|now",
+                   help=f"end of the data, e.g. 2026-02-14T18:00:00Z (default: {default_end})")
+    p.add_argument("--days", type=float, default=7.0, help="length of the data in days (default: 7)")
+    p.add_argument("--step", type=int, default=30, help="scrape interval in seconds (default: 30)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")  # fmt: skip
+
+
+def _demo_start(args: argparse.Namespace) -> int:
+    from .demo import server
+
+    running = server.status()
+    if running:
+        print(f"a demo Prometheus is already running on {running['url']}; `obskit demo stop` first")
+        print(f"PROMETHEUS_URL={running['url']}")
+        return 1
+    workdir = config.cache_dir() / "demo" / "run"
+    prom = server.DemoPrometheus(_spec(args), port=args.port, workdir=workdir)
+    prom.start(detach=True)
+    assert prom.build is not None
+    server.write_state(prom.state())
+    source = "cached data" if prom.build.cached else f"{prom.build.samples:,} samples generated"
+    print(f"demo Prometheus ready on {prom.url} ({source}; data ends {prom.state()['end']})")
+    print(f"OBSKIT_NOW={prom.state()['end']}")
+    print(f"PROMETHEUS_URL={prom.url}")
+    return 0
+
+
+def _demo_status(args: argparse.Namespace) -> int:
+    from .demo import server
+
+    state = server.status()
+    if not state:
+        print("no demo Prometheus is running (start one with `obskit demo start`)")
+        return 1
+    print(f"running: PID {state['pid']} on {state['url']}, data ends {state['end']}")
+    return 0
+
+
+def _demo_stop(args: argparse.Namespace) -> int:
+    from .demo import server
+
+    print(server.stop())
+    return 0
+
+
+def _demo_lab(args: argparse.Namespace) -> int:
+    """Start the demo Prometheus, then JupyterLab on notebooks/; Ctrl-C stops both."""
+    from .demo import server
+
+    if server.status():
+        print("a demo Prometheus is already running; `obskit demo stop` first")
+        return 1
+    with server.DemoPrometheus(_spec(args), port=args.port) as prom:
+        server.write_state(prom.state())
+        env = {**os.environ, "PROMETHEUS_URL": prom.url, "OBSKIT_NOW": prom.state()["end"]}
+        print(f"demo Prometheus ready on {prom.url}; starting JupyterLab (Ctrl-C stops both)")
+        argv = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--no-browser",
+                f"--ServerApp.root_dir={Path(args.notebooks).resolve()}"]  # fmt: skip
+        lab = subprocess.Popen(argv, env=env)
+        try:
+            return lab.wait()
+        except KeyboardInterrupt:
+            lab.send_signal(signal.SIGINT)
+            lab.send_signal(signal.SIGINT)  # JupyterLab asks for confirmation on the first one
+            lab.wait(timeout=20)
+            return 0
+        finally:
+            config.state_file().unlink(missing_ok=True)
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    from . import catalog
+
+    frame = catalog.search(args.text) if args.text else catalog.catalog()
+    print(frame.drop(columns=["help"]).to_string(index=False))
+    return 0
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    from .demo.scenario import incidents
+
+    print(incidents(_spec(args))[["name", "start", "end"]].to_string(index=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="obskit", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the local demo Prometheus", description="Run the demo Prometheus.")
+    dsub = demo.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = dsub.add_parser("start", help="start it in the background; prints PROMETHEUS_URL=... last")
+    _add_spec_options(start)
+    start.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    start.set_defaults(func=_demo_start)
+    dsub.add_parser("status", help="say whether it runs and where").set_defaults(func=_demo_status)
+    dsub.add_parser("stop", help="stop the background demo").set_defaults(func=_demo_stop)
+    lab = dsub.add_parser("lab", help="run the demo and JupyterLab in the foreground; Ctrl-C stops both")
+    _add_spec_options(lab)
+    lab.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    lab.add_argument("--notebooks", default="notebooks", help="folder JupyterLab opens (default: notebooks)")
+    lab.set_defaults(func=_demo_lab)
+    inc = dsub.add_parser("incidents", help="list the scripted incidents of a data set")
+    _add_spec_options(inc)
+    inc.set_defaults(func=_incidents)
+
+    cat = sub.add_parser("catalog", help="list or search the metric catalog")
+    cat.add_argument("text", nargs="?", help="search text (name, help or label)")
+    cat.set_defaults(func=_catalog)
+    for extension in _EXTENSIONS:
+        extension(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extensions()
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    try:
+        return int(args.func(args))
+    except ObskitError as exc:
+        print(f"obskit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load_extensions() -> None:
+    import importlib
+
+    for name in ("obskit.dashboards_cli",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""Run a real Prometheus on 127.0.0.1 over the demo data: context manager and background daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .. import config
+from ..errors import DemoError
+from .backfill import BuildReport, ensure_blocks, find_binary
+from .scenario import DemoSpec
+
+__all__ = ["DemoPrometheus", "free_port", "status", "stop"]
+
+log = logging.getLogger("obskit")
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _check_port(port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise DemoError(
+                f"port {port} on {HOST} is already in use: choose another with --port, "
+                "or stop what listens there (`obskit demo status` shows a running demo)"
+            ) from None
+
+
+def _config_text(spec: DemoSpec, live_port: int | None) -> str:
+    lines = ["global:", f"  scrape_interval: {spec.step}s", f"  evaluation_interval: {spec.step}s"]
+    if live_port:
+        lines += [
+            "scrape_configs:",
+            "  - job_name: voicebot-live",
+            "    honor_labels: true",
+            "    static_configs:",
+            f"      - targets: ['{HOST}:{live_port}']",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class DemoPrometheus:
+    """A real Prometheus over the demo data, bound to 127.0.0.1 only.
+
+    >>> with DemoPrometheus(DemoSpec(days=1)) as prom:  # doctest: +SKIP
+    ...     obskit.connect(prom.url).query("up")
+    """
+
+    spec: DemoSpec = field(default_factory=DemoSpec)
+    port: int | None = None
+    workdir: Path | None = None
+    cache: Path | None = None
+    ready_timeout: float = 60.0
+    live_port: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    build: BuildReport | None = field(default=None, init=False, repr=False)
+    _own_workdir: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def end(self) -> datetime:
+        return self.spec.end
+
+    @property
+    def start_time(self) -> datetime:
+        return self.spec.start
+
+    @property
+    def step_seconds(self) -> int:
+        return self.spec.step
+
+    def start(self, *, detach: bool = False) -> DemoPrometheus:
+        """Build or reuse the data, start Prometheus and wait until it is ready."""
+        binary = find_binary("prometheus")
+        if self.port is None:
+            self.port = free_port()
+        else:
+            _check_port(self.port)
+        self.build = ensure_blocks(self.spec, root=self.cache)
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="obskit-demo-"))
+            self._own_workdir = True
+        data = self.workdir / "data"
+        if data.exists():
+            shutil.rmtree(data)
+        shutil.copytree(self.build.path, data, ignore=shutil.ignore_patterns("manifest.json"))
+        (self.workdir / "prometheus.yml").write_text(_config_text(self.spec, self.live_port))
+        log_file = (self.workdir / "prometheus.log").open("wb")
+        self.process = subprocess.Popen(
+            self._argv(binary, data),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
+        log_file.close()
+        self._wait_ready()
+        return self
+
+    def _argv(self, binary: str, data: Path) -> list[str]:
+        assert self.workdir is not None
+        return [
+            binary,
+            f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address={HOST}:{self.port}",
+            "--storage.tsdb.retention.time=100y",
+            # Backfilled 2 h blocks stay as they are: no background compaction stealing CPU.
+            "--storage.tsdb.max-block-duration=2h",
+            "--web.enable-lifecycle",
+        ]
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoError(f"Prometheus exited with code {self.process.returncode}: {self._log_tail()}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        self.stop()
+        raise DemoError(f"Prometheus on {self.url} was not ready within {self.ready_timeout:.0f} s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            text = (self.workdir / "prometheus.log").read_text(errors="replace")  # type: ignore[operator]
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-3:])
+
+    def stop(self) -> None:
+        """Stop Prometheus and remove the run directory obskit created."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def __enter__(self) -> DemoPrometheus:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def state(self) -> dict[str, Any]:
+        assert self.process is not None and self.workdir is not None
+        return {
+            "pid": self.process.pid,
+            "url": self.url,
+            "port": self.port,
+            "end": self.spec.end.isoformat().replace("+00:00", "Z"),
+            "days": self.spec.days,
+            "step": self.spec.step,
+            "seed": self.spec.seed,
+            "workdir": str(self.workdir),
+            "live": bool(self.live_port),
+        }
+
+
+def write_state(state: dict[str, Any]) -> Path:
+    path = config.state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.rename(path)
+    return path
+
+
+def status() -> dict[str, Any] | None:
+    """The running background demo's state, or None."""
+    return config.demo_state()
+
+
+def _is_our_prometheus(state: dict[str, Any]) -> bool:
+    try:
+        cmdline = Path(f"/proc/{state['pid']}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return True  # no /proc (macOS): trust the recorded PID, checked alive by demo_state()
+    return str(state.get("workdir", "\0")) in cmdline
+
+
+def stop() -> str:
+    """Stop the background demo by its recorded PID; say what was done."""
+    state = config.demo_state()
+    path = config.state_file()
+    if state is None:
+        path.unlink(missing_ok=True)
+        return "no demo Prometheus is running"
+    pids = [state["pid"], *state.get("helpers", [])]
+    if not _is_our_prometheus(state):
+        path.unlink(missing_ok=True)
+        return f"PID {state['pid']} is no longer the demo Prometheus; removed the stale state file"
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in pids:
+        _wait_gone(pid, 15.0)
+    shutil.rmtree(state.get("workdir", ""), ignore_errors=True)
+    path.unlink(missing_ok=True)
+    return f"stopped the demo Prometheus on {state['url']} (PID {state['pid']})"
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)

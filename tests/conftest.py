@@ -1,0 +1,73 @@
+"""Session fixtures: one real demo Prometheus (127.0.0.1, free port) shared by tests and notebooks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from obskit import config
+from obskit.demo import DemoPrometheus, DemoSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+# Captured before any test clears the environment: where cached demo data lives on this machine.
+CACHE_ROOT = config.cache_dir()
+_DEMO: DemoPrometheus | None = None
+
+
+def _variables() -> list[str]:
+    return [k for k in os.environ if k.startswith(("OBSKIT_", "PROMETHEUS_"))]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests and notebooks see only the demo, never a developer's own Prometheus settings.
+    for name in _variables():
+        del os.environ[name]
+
+
+def demo_prometheus() -> DemoPrometheus:
+    """Start the session's demo Prometheus once and export it to notebook kernels."""
+    global _DEMO
+    if _DEMO is None:
+        _DEMO = DemoPrometheus(DemoSpec(), cache=CACHE_ROOT).start()
+        os.environ["PROMETHEUS_URL"] = _DEMO.url
+        os.environ["OBSKIT_NOW"] = _DEMO.state()["end"]
+    return _DEMO
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _DEMO is not None:
+        _DEMO.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # nbval items start their kernel while setting up: the demo must be up and exported first.
+    if type(item).__module__.startswith("nbval"):
+        demo_prometheus()
+
+
+@pytest.fixture(scope="session")
+def demo() -> DemoPrometheus:
+    """The real demo Prometheus: 7 days at 30 s ending 2026-02-14T18:00:00Z, seed 42."""
+    return demo_prometheus()
+
+
+@pytest.fixture(scope="session")
+def demo_client(demo: DemoPrometheus):
+    import obskit
+
+    client = obskit.connect(demo.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Each test starts with no OBSKIT_*/PROMETHEUS_* variables and an empty cache dir."""
+    for name in _variables():
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OBSKIT_CACHE_DIR", str(tmp_path / "obskit-cache"))
+    yield

@@ -1,0 +1,108 @@
+"""`obskit demo start/status/stop` as a user runs them, against a real Prometheus."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+SMALL = ["--end", "2026-02-14T18:00:00Z", "--days", "0.5", "--step", "60"]
+
+
+def obskit(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "obskit.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_start_status_stop_leave_nothing_behind():
+    started = obskit("demo", "start", *SMALL)
+    assert started.returncode == 0, started.stderr
+    last = started.stdout.strip().splitlines()[-1]
+    assert last.startswith("PROMETHEUS_URL=http://127.0.0.1:")
+    url = last.split("=", 1)[1]
+    try:
+        status = obskit("demo", "status")
+        assert status.returncode == 0 and url in status.stdout
+        pid = int(status.stdout.split("PID ")[1].split()[0])
+        listen = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout
+        ours = [line for line in listen.splitlines() if f"pid={pid}," in line]
+        assert ours and all(" 127.0.0.1:" in line for line in ours), ours
+        again = obskit("demo", "start", *SMALL)
+        assert again.returncode == 1 and "already running" in again.stdout
+    finally:
+        stopped = obskit("demo", "stop")
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+    assert obskit("demo", "status").returncode == 1
+
+
+def test_stop_with_nothing_running_says_so_and_succeeds():
+    result = obskit("demo", "stop")
+    assert result.returncode == 0
+    assert "no demo Prometheus is running" in result.stdout
+
+
+def test_taken_port_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = obskit("demo", "start", *SMALL, "--port", str(port))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def test_missing_binary_names_how_to_install_it(tmp_path):
+    result = obskit("demo", "start", *SMALL, env={"PATH": str(tmp_path)})
+    assert result.returncode == 1
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert "apt-get install prometheus" in message and "conda-forge" in message and "brew" in message
+
+
+@pytest.mark.parametrize("argv", [["demo", "start", "--bogus"], ["demo", "frobnicate"], []])
+def test_unknown_options_print_usage(argv):
+    result = obskit(*argv)
+    assert result.returncode == 2 and "usage: obskit" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"], ["demo", "--help"], ["demo", "start", "--help"], ["demo", "stop", "--help"],
+        ["demo", "status", "--help"], ["demo", "lab", "--help"], ["demo", "incidents", "--help"],
+        ["catalog", "--help"],
+    ],
+)  # fmt: skip
+def test_every_subcommand_has_help(argv):
+    result = obskit(*argv)
+    assert result.returncode == 0 and result.stdout.startswith("usage: obskit")
+
+
+def test_bad_end_time_shows_a_valid_example():
+    result = obskit("demo", "start", "--end", "yesterday-ish")
+    assert result.returncode == 1
+    assert "like 2026-02-14T18:00:00Z" in result.stderr
+
+
+def test_catalog_command_searches():
+    result = obskit("catalog", "breaker")
+    assert result.returncode == 0 and "voicebot_circuit_breaker_state" in result.stdout
