@@ -1,6 +1,6 @@
 """obskit: explore Prometheus metrics in notebooks and turn them into committed Grafana dashboards."""
 
-from .catalog import catalog, search
+from . import catalog
 from .config import now
 from .errors import (
     ConfigError,
@@ -25,5 +25,4 @@ __all__ = [
     "__version__",
     "catalog",
     "now",
-    "search",
 ]

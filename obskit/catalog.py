@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["CATALOG", "Metric", "catalog", "find_metric", "metric_names", "search"]
+__all__ = ["CATALOG", "Metric", "closest_names", "find_metric", "metric_names", "search", "table"]
 
 _TYPES = ("counter", "gauge", "histogram", "summary", "info")
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -230,10 +230,10 @@ def closest_names(name: str, n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, metric_names(), n=n, cutoff=0.6)
 
 
-def catalog(metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
+def table(metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
     """The catalog as a DataFrame: one row per family.
 
-    >>> catalog().set_index("name").loc["voicebot_calls_total", "type"]
+    >>> table().set_index("name").loc["voicebot_calls_total", "type"]
     'counter'
     """
     rows = [
@@ -257,7 +257,7 @@ def search(text: str, metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
     >>> search("latency")["name"].tolist()[:2]
     ['voicebot_stt_latency_seconds', 'voicebot_llm_latency_seconds']
     """
-    frame = catalog(metrics)
+    frame = table(metrics)
     hay = frame["name"] + " " + frame["help"] + " " + frame["labels"]
     return frame[hay.str.contains(text, case=False, regex=False)].reset_index(drop=True)
 

@@ -113,7 +113,7 @@ def _demo_lab(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     from . import catalog
 
-    frame = catalog.search(args.text) if args.text else catalog.catalog()
+    frame = catalog.search(args.text) if args.text else catalog.table()
     print(frame.drop(columns=["help"]).to_string(index=False))
     return 0
 

@@ -48,7 +48,7 @@ def test_closest_names_suggests_a_typo_fix():
 
 
 def test_catalog_frame_and_search():
-    frame = cat.catalog()
+    frame = cat.table()
     assert list(frame.columns) == ["name", "type", "unit", "help", "labels", "source", "series"]
     assert len(frame) == len(cat.CATALOG)
     found = cat.search("LATENCY")
