@@ -43,7 +43,11 @@ class Metric:
             raise ValueError(f"metric name {self.name!r} is not a valid Prometheus name")
         if self.type not in _TYPES:
             raise ValueError(f"{self.name}: type must be one of {_TYPES}, got {self.type!r}")
-        if self.type == "counter" and self.source == "voicebot" and not self.name.endswith("_total"):
+        if (
+            self.type == "counter"
+            and self.source == "voicebot"
+            and not self.name.endswith("_total")
+        ):
             raise ValueError(f"{self.name}: counters end in _total, e.g. voicebot_calls_total")
         if self.type == "histogram" and not self.buckets:
             raise ValueError(f"{self.name}: a histogram needs buckets, e.g. (0.1, 0.5, 1.0)")
@@ -63,7 +67,9 @@ class Metric:
         return {"voicebot": "voicebot"}.get(self.source, self.source.removesuffix("_exporter"))
 
 
-def _m(name: str, type_: str, unit: str, help_: str, source: str = "voicebot", buckets=(), **values):
+def _m(
+    name: str, type_: str, unit: str, help_: str, source: str = "voicebot", buckets=(), **values
+):
     return Metric(
         name=name,
         type=type_,
@@ -200,7 +206,8 @@ CATALOG: tuple[Metric, ...] = (
        source="redis_exporter"),
 )  # fmt: skip
 
-_BY_NAME = {m.name: m for m in CATALOG}
+CATALOG_BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
+_BY_NAME = CATALOG_BY_NAME
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
@@ -248,7 +255,9 @@ def table(metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
         }
         for m in metrics
     ]
-    return pd.DataFrame(rows, columns=["name", "type", "unit", "help", "labels", "source", "series"])
+    return pd.DataFrame(
+        rows, columns=["name", "type", "unit", "help", "labels", "source", "series"]
+    )
 
 
 def search(text: str, metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:

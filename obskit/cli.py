@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import config
-from .errors import ObskitError
+from .errors import ConfigError, ObskitError
 
 __all__ = ["main"]
 
@@ -36,13 +36,33 @@ def _end(text: str) -> datetime:
 def _spec(args: argparse.Namespace):
     from .demo.scenario import DemoSpec
 
+    if getattr(args, "live", False):
+        from .demo.live import live_spec
+
+        if args.end != "now":
+            raise ConfigError(
+                f"--live continues the data from the present: use --end now, not {args.end}"
+            )
+        return live_spec(datetime.now(UTC), args.days, args.step, args.seed)
     return DemoSpec(end=_end(args.end), days=args.days, step=args.step, seed=args.seed)
 
 
+def _demo(args: argparse.Namespace):
+    from .demo import server
+
+    return server.DemoPrometheus(_spec(args), port=args.port, live=args.live)
+
+
 def _add_spec_options(p: argparse.ArgumentParser, default_end: str = "now") -> None:
-    p.add_argument("--end", default=default_end, metavar="ISO|now",
-                   help=f"end of the data, e.g. 2026-02-14T18:00:00Z (default: {default_end})")
-    p.add_argument("--days", type=float, default=7.0, help="length of the data in days (default: 7)")
+    p.add_argument(
+        "--end",
+        default=default_end,
+        metavar="ISO|now",
+        help=f"end of the data, e.g. 2026-02-14T18:00:00Z (default: {default_end})",
+    )
+    p.add_argument(
+        "--days", type=float, default=7.0, help="length of the data in days (default: 7)"
+    )
     p.add_argument("--step", type=int, default=30, help="scrape interval in seconds (default: 30)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")  # fmt: skip
 
@@ -55,14 +75,18 @@ def _demo_start(args: argparse.Namespace) -> int:
         print(f"a demo Prometheus is already running on {running['url']}; `obskit demo stop` first")
         print(f"PROMETHEUS_URL={running['url']}")
         return 1
-    workdir = config.cache_dir() / "demo" / "run"
-    prom = server.DemoPrometheus(_spec(args), port=args.port, workdir=workdir)
+    prom = _demo(args)
+    prom.workdir = config.cache_dir() / "demo" / "run"
     prom.start(detach=True)
     assert prom.build is not None
     server.write_state(prom.state())
     source = "cached data" if prom.build.cached else f"{prom.build.samples:,} samples generated"
-    print(f"demo Prometheus ready on {prom.url} ({source}; data ends {prom.state()['end']})")
-    print(f"OBSKIT_NOW={prom.state()['end']}")
+    ends = "history up to now, live from here" if args.live else f"data ends {prom.state()['end']}"
+    print(f"demo Prometheus ready on {prom.url} ({source}; {ends})")
+    if args.live:
+        print(f"live simulator on 127.0.0.1:{prom.live_port}, scraped every {prom.spec.step} s")
+    else:
+        print(f"OBSKIT_NOW={prom.state()['end']}")
     print(f"PROMETHEUS_URL={prom.url}")
     return 0
 
@@ -92,9 +116,11 @@ def _demo_lab(args: argparse.Namespace) -> int:
     if server.status():
         print("a demo Prometheus is already running; `obskit demo stop` first")
         return 1
-    with server.DemoPrometheus(_spec(args), port=args.port) as prom:
+    with _demo(args) as prom:
         server.write_state(prom.state())
-        env = {**os.environ, "PROMETHEUS_URL": prom.url, "OBSKIT_NOW": prom.state()["end"]}
+        env = {**os.environ, "PROMETHEUS_URL": prom.url}
+        if not args.live:
+            env["OBSKIT_NOW"] = prom.state()["end"]
         print(f"demo Prometheus ready on {prom.url}; starting JupyterLab (Ctrl-C stops both)")
         argv = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--no-browser",
                 f"--ServerApp.root_dir={Path(args.notebooks).resolve()}"]  # fmt: skip
@@ -130,18 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="the local demo Prometheus", description="Run the demo Prometheus.")
+    demo = sub.add_parser(
+        "demo", help="the local demo Prometheus", description="Run the demo Prometheus."
+    )
     dsub = demo.add_subparsers(dest="action", required=True, metavar="ACTION")
-    start = dsub.add_parser("start", help="start it in the background; prints PROMETHEUS_URL=... last")
+    start = dsub.add_parser(
+        "start", help="start it in the background; prints PROMETHEUS_URL=... last"
+    )
     _add_spec_options(start)
-    start.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    start.add_argument(
+        "--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)"
+    )
+    start.add_argument(
+        "--live", action="store_true", help="also run the live simulator (needs --end now)"
+    )
     start.set_defaults(func=_demo_start)
     dsub.add_parser("status", help="say whether it runs and where").set_defaults(func=_demo_status)
     dsub.add_parser("stop", help="stop the background demo").set_defaults(func=_demo_stop)
-    lab = dsub.add_parser("lab", help="run the demo and JupyterLab in the foreground; Ctrl-C stops both")
+    lab = dsub.add_parser(
+        "lab", help="run the demo and JupyterLab in the foreground; Ctrl-C stops both"
+    )
     _add_spec_options(lab)
-    lab.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
-    lab.add_argument("--notebooks", default="notebooks", help="folder JupyterLab opens (default: notebooks)")
+    lab.add_argument(
+        "--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)"
+    )
+    lab.add_argument(
+        "--notebooks", default="notebooks", help="folder JupyterLab opens (default: notebooks)"
+    )
+    lab.add_argument(
+        "--live", action="store_true", help="also run the live simulator (needs --end now)"
+    )
     lab.set_defaults(func=_demo_lab)
     inc = dsub.add_parser("incidents", help="list the scripted incidents of a data set")
     _add_spec_options(inc)
@@ -158,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _load_extensions()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
     try:
         return int(args.func(args))
     except ObskitError as exc:

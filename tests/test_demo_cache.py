@@ -56,7 +56,9 @@ def test_context_manager_serves_queries_and_cleans_up(tmp_path):
 
     with DemoPrometheus(TINY, cache=tmp_path) as prom:
         workdir = prom.workdir
-        body = requests.get(f"{prom.url}/api/v1/query", params={"query": "count(up) or vector(1)"}).json()
+        body = requests.get(
+            f"{prom.url}/api/v1/query", params={"query": "count(up) or vector(1)"}
+        ).json()
         assert body["status"] == "success"
     assert not workdir.exists()
 

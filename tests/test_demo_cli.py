@@ -26,7 +26,7 @@ def _alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
 
 
 def test_start_status_stop_leave_nothing_behind():
@@ -75,7 +75,9 @@ def test_missing_binary_names_how_to_install_it(tmp_path):
     assert result.returncode == 1
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1
-    assert "apt-get install prometheus" in message and "conda-forge" in message and "brew" in message
+    assert (
+        "apt-get install prometheus" in message and "conda-forge" in message and "brew" in message
+    )
 
 
 @pytest.mark.parametrize("argv", [["demo", "start", "--bogus"], ["demo", "frobnicate"], []])

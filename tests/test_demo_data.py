@@ -57,7 +57,7 @@ def test_openmetrics_text_is_grouped_by_family_and_ends_with_eof():
     assert text.endswith("# EOF\n")
     types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert len(types) == len(set(types)), "a family's lines must sit together under one TYPE line"
-    assert '# TYPE voicebot_calls counter' in text and "voicebot_calls_total{" in text
+    assert "# TYPE voicebot_calls counter" in text and "voicebot_calls_total{" in text
 
 
 def test_counters_are_monotonic_except_one_restart():
@@ -90,11 +90,18 @@ def test_call_volume_follows_daily_and_weekly_cycle():
 def test_incidents_are_data_inside_the_span():
     spec = DemoSpec()
     frame = incidents(spec)
-    assert frame["name"].tolist() == ["store_api_outage", "tts_cache_cold", "llm_slowdown", "backup_failed"]
+    assert frame["name"].tolist() == [
+        "store_api_outage",
+        "tts_cache_cold",
+        "llm_slowdown",
+        "backup_failed",
+    ]
     assert (frame["start"] >= spec.start).all() and (frame["end"] <= spec.end).all()
     assert (frame["end"] > frame["start"]).all()
     short = incidents(DemoSpec(days=1.5))
-    assert "store_api_outage" not in short["name"].tolist(), "incidents outside the span are left out"
+    assert "store_api_outage" not in short["name"].tolist(), (
+        "incidents outside the span are left out"
+    )
 
 
 def test_incidents_follow_the_end_time():

@@ -24,7 +24,12 @@ def instant(demo, expr, at=None):
 
 def series_over_time(demo, expr, step=300):
     """{timestamp: value} of a one-series range query over the whole span."""
-    params = {"query": expr, "start": demo.start_time.timestamp(), "end": demo.end.timestamp(), "step": step}
+    params = {
+        "query": expr,
+        "start": demo.start_time.timestamp(),
+        "end": demo.end.timestamp(),
+        "step": step,
+    }
     body = requests.get(f"{demo.url}/api/v1/query_range", params=params, timeout=60).json()
     assert body["status"] == "success", body
     result = body["data"]["result"]
@@ -96,7 +101,9 @@ def test_breakers_open_and_half_open_during_their_incidents(demo):
     state = instant(demo, 'voicebot_circuit_breaker_state{dependency="store_api"}', at=mid)
     assert float(state[0]["value"][1]) == 1.0
     start, end = _incident(demo, "llm_slowdown")
-    state = instant(demo, 'voicebot_circuit_breaker_state{dependency="llm"}', at=start + (end - start) / 2)
+    state = instant(
+        demo, 'voicebot_circuit_breaker_state{dependency="llm"}', at=start + (end - start) / 2
+    )
     assert float(state[0]["value"][1]) == 2.0
 
 

@@ -11,7 +11,9 @@ from obskit.errors import ConfigError
 
 
 def test_obskit_now_variable_pins_the_instant():
-    assert config.now({"OBSKIT_NOW": "2026-02-14T18:00:00Z"}) == datetime(2026, 2, 14, 18, tzinfo=UTC)
+    assert config.now({"OBSKIT_NOW": "2026-02-14T18:00:00Z"}) == datetime(
+        2026, 2, 14, 18, tzinfo=UTC
+    )
 
 
 def test_without_demo_or_variable_it_is_the_wall_clock(tmp_path):
@@ -22,7 +24,12 @@ def test_without_demo_or_variable_it_is_the_wall_clock(tmp_path):
 def _state(tmp_path, **extra):
     path = tmp_path / "demo" / "state.json"
     path.parent.mkdir(parents=True)
-    state = {"pid": os.getpid(), "url": "http://127.0.0.1:9999", "end": "2026-02-14T18:00:00Z", **extra}
+    state = {
+        "pid": os.getpid(),
+        "url": "http://127.0.0.1:9999",
+        "end": "2026-02-14T18:00:00Z",
+        **extra,
+    }
     path.write_text(json.dumps(state))
 
 

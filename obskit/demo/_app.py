@@ -30,7 +30,11 @@ SCENARIO_P = np.array([0.34, 0.22, 0.18, 0.14, 0.12])
 REASON_P = np.array([0.44, 0.30, 0.01, 0.14, 0.11])
 REASON_P_OUTAGE = np.array([0.10, 0.06, 0.78, 0.04, 0.02])
 # Median seconds and log-sigma per outcome.
-DURATION = {"bot_resolved": (115.0, 0.45), "operator_transfer": (150.0, 0.5), "abandoned": (35.0, 0.7)}
+DURATION = {
+    "bot_resolved": (115.0, 0.45),
+    "operator_transfer": (150.0, 0.5),
+    "abandoned": (35.0, 0.7),
+}
 STT = {"deepgram": (0.75, 0.17, 0.35), "google": (0.25, 0.24, 0.40)}  # share, median, sigma
 LLM = {"gpt-4o-mini": (0.7, 0.55, 0.35), "claude-3-5-haiku": (0.3, 0.72, 0.33)}
 TTS = {"elevenlabs": (0.8, 0.21, 0.30), "azure": (0.2, 0.29, 0.35)}
@@ -90,8 +94,20 @@ def _histogram(ctx, name, labels, interval, observed, buckets) -> list[Series]:
         le = "+Inf" if bound == float("inf") else fmt_le(bound)
         values = cumulative(ctx, per_le[:, i], resets=True)
         out.append(Series(name, "histogram", f"{name}_bucket", {**JOB, **labels, "le": le}, values))
-    out.append(Series(name, "histogram", f"{name}_sum", {**JOB, **labels}, cumulative(ctx, sums, resets=True)))
-    out.append(Series(name, "histogram", f"{name}_count", {**JOB, **labels}, cumulative(ctx, counts, resets=True)))
+    out.append(
+        Series(
+            name, "histogram", f"{name}_sum", {**JOB, **labels}, cumulative(ctx, sums, resets=True)
+        )
+    )
+    out.append(
+        Series(
+            name,
+            "histogram",
+            f"{name}_count",
+            {**JOB, **labels},
+            cumulative(ctx, counts, resets=True),
+        )
+    )
     return out
 
 
@@ -101,10 +117,14 @@ def _calls(ctx: Context, out: list[Series]) -> dict[str, np.ndarray]:
     ctx.truth["call_rate"] = rate
     outage, slow = ctx.during("store_api_outage"), ctx.during("llm_slowdown")
     n_calls = draw_events(rng, rate * ctx.step)
-    p_out = np.where(outage[:, None], OUTCOME_P_OUTAGE, np.where(slow[:, None], OUTCOME_P_SLOW, OUTCOME_P))
+    p_out = np.where(
+        outage[:, None], OUTCOME_P_OUTAGE, np.where(slow[:, None], OUTCOME_P_SLOW, OUTCOME_P)
+    )
     ctx.truth["outcome_p"] = p_out
     by_scenario = rng.multinomial(n_calls, SCENARIO_P)  # n × scenario
-    by_outcome = np.stack([rng.multinomial(by_scenario[:, s], p_out) for s in range(len(SCENARIO_P))], 1)
+    by_outcome = np.stack(
+        [rng.multinomial(by_scenario[:, s], p_out) for s in range(len(SCENARIO_P))], 1
+    )
     for s, scenario in enumerate(cat.SCENARIOS):  # by_outcome: n × scenario × outcome
         for o, outcome in enumerate(cat.OUTCOMES):
             labels = {"outcome": outcome, "scenario": scenario}
@@ -112,7 +132,9 @@ def _calls(ctx: Context, out: list[Series]) -> dict[str, np.ndarray]:
     out.append(_gauge("voicebot_active_calls", {}, rng.poisson(rate * MEAN_CALL_SECONDS)))
     per_outcome = by_outcome.sum(axis=1)
     interval, durations = _durations(rng, per_outcome)
-    out.extend(_histogram(ctx, "voicebot_call_duration_seconds", {}, interval, durations, cat.CALL_BUCKETS))
+    out.extend(
+        _histogram(ctx, "voicebot_call_duration_seconds", {}, interval, durations, cat.CALL_BUCKETS)
+    )
     transfers = per_outcome[:, 1]
     p_reason = np.where(outage[:, None], REASON_P_OUTAGE, REASON_P)
     by_reason = rng.multinomial(transfers, p_reason)
@@ -137,9 +159,14 @@ def _durations(rng, per_outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _cost(ctx: Context, out: list[Series], interval: np.ndarray, durations: np.ndarray) -> None:
     minutes = np.bincount(interval, weights=durations, minlength=ctx.n) / 60.0
     miss = 1.0 - _hit_ratio(ctx)
-    per_minute = {"telephony": 0.012, "stt": 0.0043, "llm": 0.0065, "tts": 0.009 * miss / (1 - TTS_HIT_RATIO)}
+    per_minute: dict[str, float | np.ndarray] = {
+        "telephony": 0.012,
+        "stt": 0.0043,
+        "llm": 0.0065,
+        "tts": 0.009 * miss / (1 - TTS_HIT_RATIO),
+    }
     for component in cat.COST_COMPONENTS:
-        cost = np.round(minutes * per_minute[component], 6)
+        cost = np.round(minutes * np.asarray(per_minute[component]), 6)
         out.append(_counter(ctx, "voicebot_call_cost_usd_total", {"component": component}, cost))
 
 
@@ -159,7 +186,7 @@ def _pipeline(ctx: Context, out: list[Series], calls: dict) -> np.ndarray:
         ("voicebot_tts_latency_seconds", "provider", TTS, None),
     )
     for name, label, providers, slowed in stages:
-        buckets = cat.find_metric(name).buckets
+        buckets = cat.CATALOG_BY_NAME[name].buckets
         shares = np.array([p[0] for p in providers.values()])
         split = rng.multinomial(turns, shares)
         for i, (provider, (_, median, sigma)) in enumerate(providers.items()):
@@ -184,13 +211,19 @@ def _tools(ctx: Context, out: list[Series], calls: dict) -> None:
     expected = calls["by_scenario"] @ TOOLS_PER_CALL  # n × tool
     tool_calls = draw_events(rng, expected)
     for t, tool in enumerate(cat.TOOLS):
-        out.append(_counter(ctx, "voicebot_tool_calls_total", {"tool_name": tool}, tool_calls[:, t]))
+        out.append(
+            _counter(ctx, "voicebot_tool_calls_total", {"tool_name": tool}, tool_calls[:, t])
+        )
     api_calls = tool_calls[:, :5].sum(axis=1)  # get_store_hours is answered locally
     retries = np.where(outage, rng.poisson(api_calls * 1.5), 0)
     p_status = np.where(outage[:, None], STATUS_P_OUTAGE, STATUS_P)
     by_status = rng.multinomial(api_calls + retries, p_status)
     for s, code in enumerate(cat.STATUS_CODES):
-        out.append(_counter(ctx, "voicebot_store_api_requests_total", {"status_code": code}, by_status[:, s]))
+        out.append(
+            _counter(
+                ctx, "voicebot_store_api_requests_total", {"status_code": code}, by_status[:, s]
+            )
+        )
     ok = np.where(outage, 0.0, 0.97)
     orders = rng.binomial(tool_calls[:, 1], ok)
     fittings = rng.binomial(tool_calls[:, 3], np.where(outage, 0.0, 0.95))
@@ -204,14 +237,27 @@ def _platform(ctx: Context, out: list[Series], calls: dict, turns: np.ndarray) -
     rng = ctx.rng("platform")
     outage, slow = ctx.during("store_api_outage"), ctx.during("llm_slowdown")
     _breakers(ctx, out, outage, slow)
-    out.append(_gauge("voicebot_websocket_connections", {}, rng.poisson(calls["rate"] * MEAN_CALL_SECONDS) + rng.poisson(6.0, ctx.n)))
+    out.append(
+        _gauge(
+            "voicebot_websocket_connections",
+            {},
+            rng.poisson(calls["rate"] * MEAN_CALL_SECONDS) + rng.poisson(6.0, ctx.n),
+        )
+    )
     limits = {
         "llm_tokens": 0.002 * turns * np.where(slow, 12.0, 1.0),
         "store_api": np.where(outage, 3.0, 0.02),
         "telephony": np.full(ctx.n, 0.01),
     }
     for limiter, expected in limits.items():
-        out.append(_counter(ctx, "voicebot_rate_limit_events_total", {"limiter": limiter}, draw_events(rng, expected)))
+        out.append(
+            _counter(
+                ctx,
+                "voicebot_rate_limit_events_total",
+                {"limiter": limiter},
+                draw_events(rng, expected),
+            )
+        )
     _backups(ctx, out)
     _db(ctx, out, rng, calls)
     _build_info(ctx, out)
@@ -223,7 +269,9 @@ def _breakers(ctx: Context, out: list[Series], outage: np.ndarray, slow: np.ndar
     if inc is not None:
         after = (ctx.ts >= inc.end.timestamp()) & (ctx.ts < inc.end.timestamp() + 180)
         state["store_api"] = np.where(outage, 1.0, np.where(after, 2.0, 0.0))
-        state["store_api"][outage & (ctx.ts < inc.start.timestamp() + 60)] = 0.0  # trips after 1 min
+        state["store_api"][outage & (ctx.ts < inc.start.timestamp() + 60)] = (
+            0.0  # trips after 1 min
+        )
     state["llm"] = np.where(slow, 2.0, 0.0)
     for dep in cat.DEPENDENCIES:
         out.append(_gauge("voicebot_circuit_breaker_state", {"dependency": dep}, state[dep]))
@@ -248,11 +296,19 @@ def _backups(ctx: Context, out: list[Series]) -> None:
             success[is_bad] = 0.0
             last_ok[is_bad] = bad_run - day
         out.append(_gauge("voicebot_backup_success", {"component": component}, success))
-        out.append(_gauge("voicebot_backup_last_success_timestamp_seconds", {"component": component}, last_ok))
+        out.append(
+            _gauge(
+                "voicebot_backup_last_success_timestamp_seconds", {"component": component}, last_ok
+            )
+        )
 
 
 def _db(ctx: Context, out: list[Series], rng, calls: dict) -> None:
-    per_call = {"select": (12.0, 0.0028, 0.55), "insert": (2.0, 0.0045, 0.5), "update": (1.5, 0.006, 0.5)}
+    per_call = {
+        "select": (12.0, 0.0028, 0.55),
+        "insert": (2.0, 0.0045, 0.5),
+        "update": (1.5, 0.006, 0.5),
+    }
     h = ctx.hours
     backup = (h >= 2.0) & (h < 2.4)
     for op, (count, median, sigma) in per_call.items():
@@ -260,7 +316,16 @@ def _db(ctx: Context, out: list[Series], rng, calls: dict) -> None:
         idx = np.repeat(np.arange(ctx.n), n)
         factor = np.where(backup, 2.2, 1.0)[idx]
         observed = rng.lognormal(np.log(median), sigma, idx.size) * factor
-        out.extend(_histogram(ctx, "voicebot_db_query_duration_seconds", {"operation": op}, idx, observed, cat.DB_BUCKETS))
+        out.extend(
+            _histogram(
+                ctx,
+                "voicebot_db_query_duration_seconds",
+                {"operation": op},
+                idx,
+                observed,
+                cat.DB_BUCKETS,
+            )
+        )
 
 
 def _build_info(ctx: Context, out: list[Series]) -> None:

@@ -61,12 +61,20 @@ def _cpu(ctx: Context, rng, load: np.ndarray, backup: np.ndarray) -> list[Series
 def _memory_disk_network(ctx: Context, rng, load, backup) -> list[Series]:
     total = 16 * GIB
     hours_in = (ctx.ts - ctx.ts[0]) / 3600.0
-    used = 5.2 * GIB + 3.1 * GIB * load + 0.004 * GIB * (hours_in % 36) + rng.normal(0, 0.03 * GIB, ctx.n)
+    used = (
+        5.2 * GIB
+        + 3.1 * GIB * load
+        + 0.004 * GIB * (hours_in % 36)
+        + rng.normal(0, 0.03 * GIB, ctx.n)
+    )
     out = [
         _gauge(NODE, "node_memory_MemTotal_bytes", {}, np.full(ctx.n, float(total))),
         _gauge(NODE, "node_memory_MemAvailable_bytes", {}, np.round(total - used)),
     ]
-    disks = (("/dev/vda1", "/", 100 * GIB, 0.62, 0.35), ("/dev/vdb1", "/var/lib/postgresql", 200 * GIB, 0.48, 0.9))
+    disks = (
+        ("/dev/vda1", "/", 100 * GIB, 0.62, 0.35),
+        ("/dev/vdb1", "/var/lib/postgresql", 200 * GIB, 0.48, 0.9),
+    )
     for device, mount, size, used_frac, growth_gib_per_day in disks:
         labels = {"device": device, "fstype": "ext4", "mountpoint": mount}
         grow = growth_gib_per_day * GIB * hours_in / 24.0 + np.where(backup, 6 * GIB, 0.0)
@@ -78,7 +86,10 @@ def _memory_disk_network(ctx: Context, rng, load, backup) -> list[Series]:
     tx = (18_000 + 9_100 * active) * ctx.step * np.exp(rng.normal(0, 0.05, ctx.n))
     tx = tx + np.where(backup, 40e6 * ctx.step / 60, 0.0)  # the backup ships off-host
     lo = 52_000.0 * ctx.step * np.exp(rng.normal(0, 0.1, ctx.n))
-    for name, eth in (("node_network_receive_bytes_total", rx), ("node_network_transmit_bytes_total", tx)):
+    for name, eth in (
+        ("node_network_receive_bytes_total", rx),
+        ("node_network_transmit_bytes_total", tx),
+    ):
         out.append(_counter(ctx, NODE, name, {"device": "eth0"}, np.round(eth), 9.1e11))
         out.append(_counter(ctx, NODE, name, {"device": "lo"}, np.round(lo), 2.2e10))
     return out
@@ -90,13 +101,23 @@ def _postgres(ctx: Context, rng, load) -> list[Series]:
     idle = np.clip(24 - active - idle_tx, 0, None)
     out = [_gauge(POSTGRES, "pg_up", {}, np.ones(ctx.n))]
     for state, values in (("active", active), ("idle", idle), ("idle in transaction", idle_tx)):
-        out.append(_gauge(POSTGRES, "pg_stat_activity_count", {"datname": "voicebot", "state": state}, values))
+        out.append(
+            _gauge(
+                POSTGRES, "pg_stat_activity_count", {"datname": "voicebot", "state": state}, values
+            )
+        )
     out.append(_gauge(POSTGRES, "pg_settings_max_connections", {}, np.full(ctx.n, 100.0)))
     tx = rng.poisson((2.0 + 55.0 * load) * ctx.step).astype(np.float64)
-    rollbacks = rng.poisson(tx * 0.004 + np.where(ctx.during("store_api_outage"), 0.5 * ctx.step, 0.0))
+    rollbacks = rng.poisson(
+        tx * 0.004 + np.where(ctx.during("store_api_outage"), 0.5 * ctx.step, 0.0)
+    )
     labels = {"datid": "16384", "datname": "voicebot"}
     out.append(_counter(ctx, POSTGRES, "pg_stat_database_xact_commit", labels, tx, 4.2e7))
-    out.append(_counter(ctx, POSTGRES, "pg_stat_database_xact_rollback", labels, rollbacks.astype(float), 1.9e4))
+    out.append(
+        _counter(
+            ctx, POSTGRES, "pg_stat_database_xact_rollback", labels, rollbacks.astype(float), 1.9e4
+        )
+    )
     return out
 
 

@@ -53,33 +53,44 @@ def cache_root(root: Path | None = None) -> Path:
     return (root or config.cache_dir()) / "demo" / "data"
 
 
-def ensure_blocks(spec: DemoSpec, *, root: Path | None = None, workers: int | None = None) -> BuildReport:
+def ensure_blocks(
+    spec: DemoSpec,
+    *,
+    root: Path | None = None,
+    workers: int | None = None,
+    until: float | None = None,
+) -> BuildReport:
     """Blocks for ``spec`` from the cache, or built (and cached) when missing or corrupt.
+
+    ``until`` (unix seconds) backfills only the scrapes up to that instant: the live
+    simulator serves the rest.
 
     >>> report = ensure_blocks(DemoSpec(days=1))  # doctest: +SKIP
     >>> report.cached  # doctest: +SKIP
     True
     """
-    target = cache_root(root) / spec.key()
+    key = spec.key() if until is None else f"{spec.key()}-until{int(until)}"
+    target = cache_root(root) / key
     samples = _verified_samples(target)
     if samples is not None:
         log.info("demo data %s: using the cache at %s", spec.key(), target)
         return BuildReport(target, True, samples)
     if target.exists():
         log.warning("demo data cache %s is incomplete or corrupt; rebuilding it", target)
-    return _build(spec, target, workers)
+    return _build(spec, target, workers, until)
 
 
-def _build(spec: DemoSpec, target: Path, workers: int | None) -> BuildReport:
+def _build(spec: DemoSpec, target: Path, workers: int | None, until: float | None) -> BuildReport:
     promtool = find_binary("promtool")
     t0 = time.perf_counter()
     data = generate(spec)
     t1 = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{spec.key()}-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    limit = len(data.spec.timestamps()) if until is None else data.index_after(until)
     try:
-        _backfill(data, staging, promtool, workers or os.cpu_count() or 1)
-        _write_manifest(staging, spec, data.samples)
+        _backfill(data, staging, promtool, workers or os.cpu_count() or 1, limit)
+        _write_manifest(staging, spec, data.samples_before(limit))
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)  # atomic: the cache is complete or absent
@@ -87,7 +98,7 @@ def _build(spec: DemoSpec, target: Path, workers: int | None) -> BuildReport:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     t2 = time.perf_counter()
-    return BuildReport(target, False, data.samples, t1 - t0, t2 - t1)
+    return BuildReport(target, False, data.samples_before(limit), t1 - t0, t2 - t1)
 
 
 _DATA: DemoData | None = None
@@ -110,11 +121,12 @@ def _window_job(args: tuple[int, int, int, str, str]) -> str:
     return str(out)
 
 
-def _backfill(data: DemoData, staging: Path, promtool: str, workers: int) -> None:
-    """Write each 2 h window and run promtool on it, ``workers`` windows at a time."""
+def _backfill(data: DemoData, staging: Path, promtool: str, workers: int, limit: int) -> None:
+    """Write each 2 h window of scrapes ``< limit`` and run promtool on it, in parallel."""
     global _DATA
     _DATA = data  # inherited by forked workers: no pickling of 6 M samples
-    jobs = [(i, lo, hi, str(staging), promtool) for i, (lo, hi) in enumerate(windows(data.spec))]
+    spans = [(lo, min(hi, limit)) for lo, hi in windows(data.spec) if lo < limit]
+    jobs = [(i, lo, hi, str(staging), promtool) for i, (lo, hi) in enumerate(spans)]
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +35,17 @@ class DemoData:
 
     @property
     def samples(self) -> int:
-        return int(sum(len(s.values) if s.present is None else int(s.present.sum()) for s in self.series))
+        return self.samples_before(len(self.spec.timestamps()))
+
+    def samples_before(self, limit: int) -> int:
+        """Samples in the first ``limit`` scrapes."""
+        return int(
+            sum(limit if s.present is None else int(s.present[:limit].sum()) for s in self.series)
+        )
+
+    def index_after(self, instant: float) -> int:
+        """Number of scrapes at or before ``instant`` (unix seconds)."""
+        return int(np.searchsorted(self.spec.timestamps(), instant, side="right"))
 
     def families(self) -> dict[str, list[Series]]:
         """Series grouped by family, in catalog order (the order written)."""
@@ -73,7 +84,7 @@ def windows(spec: DemoSpec) -> list[tuple[int, int]]:
     block = ts // BLOCK_SECONDS
     cuts = np.flatnonzero(np.diff(block)) + 1
     edges = [0, *cuts.tolist(), len(ts)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 def render_window(data: DemoData, lo: int, hi: int) -> str:
@@ -86,7 +97,9 @@ def render_window(data: DemoData, lo: int, hi: int) -> str:
             prefix = s.name + s.rendered_labels() + " "
             values = s.values[lo:hi].tolist()
             if s.present is None:
-                chunks.append("".join([f"{prefix}{v!r} {t}\n" for v, t in zip(values, ts_text, strict=True)]))
+                chunks.append(
+                    "".join([f"{prefix}{v!r} {t}\n" for v, t in zip(values, ts_text, strict=True)])
+                )
             else:
                 keep = s.present[lo:hi].tolist()
                 rows = zip(values, ts_text, keep, strict=True)
@@ -95,7 +108,9 @@ def render_window(data: DemoData, lo: int, hi: int) -> str:
     return "".join(chunks)
 
 
-def write_openmetrics(data: DemoData, directory: Path, only: Iterable[int] | None = None) -> list[Path]:
+def write_openmetrics(
+    data: DemoData, directory: Path, only: Iterable[int] | None = None
+) -> list[Path]:
     """Write one ``block-NNNN.om`` file per 2 h window into ``directory``; returns the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -38,7 +38,9 @@ class DemoSpec:
 
     def __post_init__(self) -> None:
         if self.end.tzinfo is None:
-            raise ConfigError(f"end must be timezone-aware, e.g. 2026-02-14T18:00:00Z; got {self.end}")
+            raise ConfigError(
+                f"end must be timezone-aware, e.g. 2026-02-14T18:00:00Z; got {self.end}"
+            )
         if not 10 <= self.step <= 3600:
             raise ConfigError(f"step must be 10..3600 seconds (a scrape interval); got {self.step}")
         if not 0 < self.days <= 60:
@@ -68,7 +70,9 @@ class DemoSpec:
         """Hour of day (float) and weekday (Mon=0) in the business time zone, per scrape."""
         idx = pd.DatetimeIndex(pd.to_datetime(self.timestamps(), unit="s", utc=True))
         local = idx.tz_convert(self.tz)
-        hours = local.hour.to_numpy() + local.minute.to_numpy() / 60 + local.second.to_numpy() / 3600
+        hours = (
+            local.hour.to_numpy() + local.minute.to_numpy() / 60 + local.second.to_numpy() / 3600
+        )
         return hours.astype(np.float64), local.day_of_week.to_numpy()
 
 

@@ -74,8 +74,10 @@ class DemoPrometheus:
     workdir: Path | None = None
     cache: Path | None = None
     ready_timeout: float = 60.0
-    live_port: int | None = None
+    live: bool = False
+    live_port: int | None = field(default=None, init=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    simulator: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     build: BuildReport | None = field(default=None, init=False, repr=False)
     _own_workdir: bool = field(default=False, init=False, repr=False)
 
@@ -102,7 +104,8 @@ class DemoPrometheus:
             self.port = free_port()
         else:
             _check_port(self.port)
-        self.build = ensure_blocks(self.spec, root=self.cache)
+        until = time.time() if self.live else None
+        self.build = ensure_blocks(self.spec, root=self.cache, until=until)
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="obskit-demo-"))
             self._own_workdir = True
@@ -110,6 +113,8 @@ class DemoPrometheus:
         if data.exists():
             shutil.rmtree(data)
         shutil.copytree(self.build.path, data, ignore=shutil.ignore_patterns("manifest.json"))
+        if self.live:
+            self._start_simulator(detach)
         (self.workdir / "prometheus.yml").write_text(_config_text(self.spec, self.live_port))
         log_file = (self.workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
@@ -122,6 +127,26 @@ class DemoPrometheus:
         log_file.close()
         self._wait_ready()
         return self
+
+    def _start_simulator(self, detach: bool) -> None:
+        """The live exporter (obskit.demo.live) on its own free loopback port."""
+        import sys
+
+        self.live_port = free_port()
+        spec = self.spec
+        argv = [sys.executable, "-m", "obskit.demo.live", "--end", spec.end.isoformat(),
+                "--days", str(spec.days), "--step", str(spec.step), "--seed", str(spec.seed),
+                "--port", str(self.live_port)]  # fmt: skip
+        self.simulator = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=detach)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.simulator.poll() is not None:
+                raise DemoError(f"the live simulator exited with code {self.simulator.returncode}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"http://{HOST}:{self.live_port}/metrics", timeout=1).ok:
+                    return
+            time.sleep(0.1)
+        raise DemoError("the live simulator did not answer within 30 s")
 
     def _argv(self, binary: str, data: Path) -> list[str]:
         assert self.workdir is not None
@@ -141,13 +166,17 @@ class DemoPrometheus:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DemoError(f"Prometheus exited with code {self.process.returncode}: {self._log_tail()}")
+                raise DemoError(
+                    f"Prometheus exited with code {self.process.returncode}: {self._log_tail()}"
+                )
             with contextlib.suppress(requests.RequestException):
                 if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
                     return
             time.sleep(0.1)
         self.stop()
-        raise DemoError(f"Prometheus on {self.url} was not ready within {self.ready_timeout:.0f} s: {self._log_tail()}")
+        raise DemoError(
+            f"Prometheus on {self.url} was not ready within {self.ready_timeout:.0f} s: {self._log_tail()}"
+        )
 
     def _log_tail(self) -> str:
         try:
@@ -158,14 +187,15 @@ class DemoPrometheus:
 
     def stop(self) -> None:
         """Stop Prometheus and remove the run directory obskit created."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        for proc in (self.process, self.simulator):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self.process = self.simulator = None
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -187,7 +217,8 @@ class DemoPrometheus:
             "step": self.spec.step,
             "seed": self.spec.seed,
             "workdir": str(self.workdir),
-            "live": bool(self.live_port),
+            "live": self.live,
+            "helpers": [self.simulator.pid] if self.simulator else [],
         }
 
 
