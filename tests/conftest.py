@@ -71,3 +71,18 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
         monkeypatch.delenv(name)
     monkeypatch.setenv("OBSKIT_CACHE_DIR", str(tmp_path / "obskit-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def victoria():
+    """The same demo data in a real VictoriaMetrics (another engine behind the same API)."""
+    from obskit.demo.victoria import DemoVictoriaMetrics
+
+    with DemoVictoriaMetrics(DemoSpec()) as vm:
+        yield vm
+
+
+@pytest.fixture(scope="session", params=["prometheus", "victoriametrics"])
+def backend(request: pytest.FixtureRequest):
+    """Each Prometheus-compatible engine loaded with the demo data, in turn."""
+    return request.getfixturevalue("demo" if request.param == "prometheus" else "victoria")

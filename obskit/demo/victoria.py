@@ -1,0 +1,137 @@
+"""The demo data in a real VictoriaMetrics (single node), to check obskit against another engine.
+
+VictoriaMetrics serves the Prometheus query API (the same API its cluster build, Mimir-style
+deployments and Thanos serve), so obskit's client and validation should behave the same there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import requests
+
+from ..errors import DemoError
+from .generate import DemoData, generate, render_window, windows
+from .scenario import DemoSpec
+from .server import HOST, free_port
+
+__all__ = ["DemoVictoriaMetrics"]
+
+
+def _import_text(data: DemoData, lo: int, hi: int) -> bytes:
+    """Exposition lines with millisecond timestamps, as /api/v1/import/prometheus wants them."""
+    lines = render_window(data, lo, hi).splitlines()
+    out = []
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        head, ts = line.rsplit(" ", 1)
+        out.append(f"{head} {ts}000")
+    return ("\n".join(out) + "\n").encode()
+
+
+@dataclass
+class DemoVictoriaMetrics:
+    """A VictoriaMetrics process on 127.0.0.1 holding the demo data; a context manager.
+
+    >>> with DemoVictoriaMetrics(DemoSpec(days=1)) as vm:  # doctest: +SKIP
+    ...     obskit.connect(vm.url).query("up")
+    """
+
+    spec: DemoSpec = field(default_factory=DemoSpec)
+    port: int | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    workdir: Path | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def end(self) -> datetime:
+        return self.spec.end
+
+    @property
+    def start_time(self) -> datetime:
+        return self.spec.start
+
+    @property
+    def step_seconds(self) -> int:
+        return self.spec.step
+
+    def start(self) -> DemoVictoriaMetrics:
+        binary = shutil.which("victoria-metrics")
+        if not binary:
+            raise DemoError(
+                "`victoria-metrics` was not found on PATH: install it with "
+                "`sudo apt-get install victoria-metrics` (Debian/Ubuntu)"
+            )
+        self.port = self.port or free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="obskit-vm-"))
+        argv = [
+            binary,
+            f"-storageDataPath={self.workdir / 'data'}",
+            f"-httpListenAddr={HOST}:{self.port}",
+            "-retentionPeriod=100y",
+            "-search.disableCache",
+        ]
+        log = (self.workdir / "vm.log").open("wb")
+        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self._wait_ready()
+        self._load()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise DemoError(f"victoria-metrics exited with code {self.process.returncode}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{self.url}/health", timeout=1).ok:
+                    return
+            time.sleep(0.1)
+        raise DemoError(f"victoria-metrics on {self.url} was not ready within 30 s")
+
+    def _load(self) -> None:
+        data = generate(self.spec)
+        with requests.Session() as session:
+            for lo, hi in windows(self.spec):
+                body = gzip.compress(_import_text(data, lo, hi), compresslevel=1)
+                resp = session.post(
+                    f"{self.url}/api/v1/import/prometheus",
+                    data=body,
+                    headers={"Content-Encoding": "gzip"},
+                    timeout=120,
+                )
+                if resp.status_code >= 300:
+                    raise DemoError(f"victoria-metrics refused the demo data: {resp.text[:300]}")
+            session.get(f"{self.url}/internal/force_flush", timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def __enter__(self) -> DemoVictoriaMetrics:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
