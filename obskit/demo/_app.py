@@ -79,6 +79,7 @@ def app_series(ctx: Context) -> list[Series]:
 
 
 def _counter(ctx: Context, name: str, labels: dict[str, str], inc: np.ndarray) -> Series:
+    ctx.record_increments(name, labels, inc.astype(np.float64))
     values = cumulative(ctx, inc.astype(np.float64), resets=True)
     return Series(name.removesuffix("_total"), "counter", name, {**JOB, **labels}, values)
 
@@ -88,6 +89,7 @@ def _gauge(name: str, labels: dict[str, str], values: np.ndarray, present=None) 
 
 
 def _histogram(ctx, name, labels, interval, observed, buckets) -> list[Series]:
+    ctx.record_observations(name, labels, interval, observed)
     per_le, sums, counts = histogram_counts(interval, observed, buckets, ctx.n)
     out = []
     for i, bound in enumerate((*buckets, float("inf"))):

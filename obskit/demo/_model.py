@@ -42,6 +42,13 @@ class Context:
     weekday: np.ndarray = field(init=False)
     incidents: dict[str, Incident] = field(init=False)
     truth: dict[str, np.ndarray] = field(default_factory=dict)
+    # What was drawn, before counters accumulate and histograms bucket (the ground truth):
+    increments: dict[tuple[str, tuple[tuple[str, str], ...]], np.ndarray] = field(
+        default_factory=dict
+    )
+    observations: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[np.ndarray, np.ndarray]] = (
+        field(default_factory=dict)
+    )
 
     def __post_init__(self) -> None:
         self.ts = self.spec.timestamps()
@@ -55,6 +62,14 @@ class Context:
     @property
     def step(self) -> int:
         return self.spec.step
+
+    def record_increments(self, name: str, labels: dict[str, str], inc: np.ndarray) -> None:
+        self.increments[(name, tuple(sorted(labels.items())))] = inc
+
+    def record_observations(
+        self, name: str, labels: dict[str, str], interval: np.ndarray, observed: np.ndarray
+    ) -> None:
+        self.observations[(name, tuple(sorted(labels.items())))] = (interval, observed)
 
     def rng(self, name: str) -> np.random.Generator:
         """An independent, reproducible stream per model, so adding one changes no other."""

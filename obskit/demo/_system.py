@@ -28,6 +28,7 @@ def system_series(ctx: Context, load: np.ndarray) -> list[Series]:
 
 
 def _counter(ctx: Context, job: dict, name: str, labels: dict, inc: np.ndarray, base: float):
+    ctx.record_increments(name, labels, np.asarray(inc, dtype=np.float64))
     values = cumulative(ctx, inc, resets=False, base=base)
     return Series(name.removesuffix("_total"), "counter", name, {**job, **labels}, values)
 

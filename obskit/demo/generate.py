@@ -32,6 +32,7 @@ class DemoData:
     spec: DemoSpec
     series: list[Series]
     truth: dict[str, np.ndarray] = field(default_factory=dict)
+    context: Context | None = field(default=None, repr=False)
 
     @property
     def samples(self) -> int:
@@ -68,7 +69,7 @@ def generate(spec: DemoSpec | None = None) -> DemoData:
     series = app_series(ctx)
     load = np.clip(ctx.truth["call_rate"] / PEAK_CALLS_PER_SECOND, 0.0, 1.2)
     series += system_series(ctx, load)
-    return DemoData(spec, series, ctx.truth)
+    return DemoData(spec, series, ctx.truth, ctx)
 
 
 def _family_type(family: str, members: list[Series]) -> str:
