@@ -1,28 +1,49 @@
-"""obskit: explore Prometheus metrics in notebooks and turn them into committed Grafana dashboards."""
+"""obskit: explore Prometheus metrics in notebooks and turn them into committed Grafana dashboards.
 
-from . import catalog
-from .config import now
-from .errors import (
+>>> import obskit
+>>> client = obskit.connect()  # doctest: +SKIP  ($PROMETHEUS_URL, else the running demo)
+>>> frame = client.query_range("sum(rate(voicebot_calls_total[5m]))", "-6h", "now")  # doctest: +SKIP
+>>> obskit.plot(frame)  # doctest: +SKIP
+"""
+
+from . import catalog, promql
+from .analysis import periods
+from .client import Client, connect
+from .config import Settings, now
+from .dashboards import add_panel
+from .errors import (  # the rest of the tree is in obskit.errors
     ConfigError,
     DashboardError,
-    DemoError,
     ObskitError,
     PrometheusError,
     PromQLWarning,
     ValidationError,
 )
+from .frames import wide
+from .plots import figure_grid, plot
+from .validate import Report, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Client",
     "ConfigError",
     "DashboardError",
-    "DemoError",
     "ObskitError",
     "PromQLWarning",
     "PrometheusError",
+    "Report",
+    "Settings",
     "ValidationError",
     "__version__",
+    "add_panel",
     "catalog",
+    "connect",
+    "figure_grid",
     "now",
+    "periods",
+    "plot",
+    "promql",
+    "validate",
+    "wide",
 ]

@@ -208,11 +208,14 @@ class Settings:
             set_(self, "password", unquote(parts.password))
         set_(self, "headers", {str(k): str(v) for k, v in self.headers.items()})
         self._check_numbers()
-        if self.ca_bundle is not None and not Path(self.ca_bundle).expanduser().is_file():
-            raise ConfigError(
-                f"ca_bundle must be a PEM file with the server's CA, like /etc/ssl/my-ca.pem; "
-                f"{self.ca_bundle!r} is not a file"
-            )
+        if self.ca_bundle is not None:
+            bundle = Path(self.ca_bundle).expanduser()
+            if not bundle.is_file():
+                raise ConfigError(
+                    "ca_bundle must be a PEM file with the server's CA, like /etc/ssl/my-ca.pem; "
+                    f"{self.ca_bundle!r} is not a file"
+                )
+            set_(self, "ca_bundle", str(bundle))
 
     def _check_numbers(self) -> None:
         for name, (low, high, example) in _BOUNDS.items():
@@ -232,8 +235,6 @@ class Settings:
                 }
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
-
-    __str__ = __repr__
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -273,6 +274,9 @@ def _check_number(name: str, value: object, low: float, high: float, example: st
 
 def resolve_url(url: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """The Prometheus URL to use: ``url``, else ``$PROMETHEUS_URL``, else the running demo's.
+
+    Checked and without a trailing slash; credentials written into it are kept (for
+    :class:`Settings` to take), so show it only through :func:`redact_url`.
 
     >>> resolve_url(None, {"PROMETHEUS_URL": "http://127.0.0.1:9090/"})
     'http://127.0.0.1:9090'

@@ -1,0 +1,349 @@
+"""Validate a query: offline parse and lint, then (with a client) live metadata and a real run.
+
+Besides the lint rules (:mod:`obskit.lint`), a run against a server adds:
+
+====================  ========  ===========================================================
+rule                  severity  meaning
+====================  ========  ===========================================================
+execution-error       error     Prometheus refused or failed the query (its message)
+series-budget         error     the result has more series than ``series_budget``
+empty-result          warning   the query returned nothing at that time
+nan-series            warning   some series are NaN only (0/0, quantile of empty buckets)
+prometheus-warning    info      a warning or info Prometheus returned with the result
+query-cost            info      samples read, when the client offers ``query_stats``
+metadata-unavailable  info      live metadata could not be read; checked offline only
+====================  ========  ===========================================================
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+import promql_parser as pp
+
+from . import lint as _lint
+from ._ast import walk
+from ._grafana import expand
+from ._lintctx import name_of
+from .errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
+from .lint import Finding
+from .promql import parse
+
+__all__ = ["Report", "SupportsValidation", "validate"]
+
+log = logging.getLogger("obskit")
+_RANK = {"error": 0, "warning": 1, "info": 2}
+_NOT_RUNNABLE = ("syntax-error", "undeclared-variable")
+
+
+class SupportsValidation(Protocol):
+    """What :func:`validate` needs from a client (``obskit.Client`` provides it).
+
+    An optional ``query_stats(expr, time) -> Mapping`` returning Prometheus'
+    ``data.stats`` (``stats=all``) adds the query's cost to the report.
+    """
+
+    def query(self, expr: str, time: Any = None) -> pd.DataFrame: ...
+
+    def metrics(self) -> pd.DataFrame: ...
+
+    def labels(self, metric: str | None = None) -> Any: ...
+
+    def label_values(self, label: str, metric: str | None = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`validate` found about one query.
+
+    Attributes
+    ----------
+    expr : str
+        The query as given (macros and variables kept).
+    expanded : str
+        The query as Prometheus receives it.
+    findings : tuple of Finding
+        Errors first, then warnings, then infos.
+    series : int or None
+        Series the query returned (``None`` when it was not run).
+    stats : mapping or None
+        Prometheus' ``stats`` for the run, when the client provides them.
+    """
+
+    expr: str
+    expanded: str
+    findings: tuple[Finding, ...] = ()
+    series: int | None = None
+    stats: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Finding]:
+        """The error-level findings."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    def raise_for_findings(self) -> Report:
+        """Raise :class:`~obskit.ValidationError` if any finding is an error; else return self.
+
+        >>> validate("sum(rate(voicebot_calls_total[5m]))").raise_for_findings().ok
+        True
+        """
+        if self.ok:
+            return self
+        first = self.errors[0]
+        more = f" (and {len(self.errors) - 1} more error(s))" if len(self.errors) > 1 else ""
+        raise ValidationError(f"{self.expr!r}: [{first.rule}] {first.message}{more}", self)
+
+    def __str__(self) -> str:
+        head = "OK" if self.ok else f"{len(self.errors)} error(s)"
+        lines = [f"{head}: {self.expr}"]
+        if self.expanded != self.expr:
+            lines.append(f"  expanded: {self.expanded}")
+        if self.series is not None:
+            lines.append(f"  series: {self.series}")
+        for f in self.findings:
+            lines.append(f"  {f.severity:<7} {f.rule:<24} {f.message}")
+            if f.fix:
+                lines.append(f"  {'':<7} {'':<24} fix: {f.fix}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        status = "OK" if self.ok else f"{len(self.errors)} error(s)"
+        rows = "".join(
+            f"<tr><td>{esc(f.severity)}</td><td><code>{esc(f.rule)}</code></td>"
+            f"<td>{esc(f.message)}</td><td><code>{esc(f.fix or '')}</code></td></tr>"
+            for f in self.findings
+        )
+        series = "" if self.series is None else f" &middot; {self.series} series"
+        table = (
+            "<table><thead><tr><th>severity</th><th>rule</th><th>message</th><th>fix</th>"
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+            if rows
+            else "<p>No findings.</p>"
+        )
+        return f"<div><p><b>{status}</b>{series}: <code>{esc(self.expr)}</code></p>{table}</div>"
+
+
+def validate(
+    expr: str,
+    client: SupportsValidation | None = None,
+    *,
+    time: Any = None,
+    dashboard: bool = False,
+    variables: Mapping[str, Any] | None = None,
+    scrape_interval: float | str = 30,
+    series_budget: int = 500,
+    range_seconds: float = 21600,
+    max_data_points: int = 1000,
+) -> Report:
+    """Check a query: syntax and lint offline; with a client, live metadata and a real run.
+
+    Parameters
+    ----------
+    expr : str
+        The query; Grafana macros and ``$variables`` allowed.
+    client : optional
+        An ``obskit.Client`` (or anything with ``query``, ``metrics``, ``labels``,
+        ``label_values``). Without one, only the offline checks run.
+    time : optional
+        When to run the query (anything ``Client.query`` accepts); default now.
+    dashboard, variables, scrape_interval
+        As for :func:`obskit.lint.lint`.
+    series_budget : int
+        More series than this is an error (``series-budget``).
+    range_seconds, max_data_points
+        The panel settings used to expand ``$__interval``/``$__rate_interval``/``$__range``.
+
+    Returns
+    -------
+    Report
+        ``report.ok`` is False when any finding is an error.
+
+    >>> validate("rate(voicebot_active_calls[5m])").findings[0].rule
+    'rate-on-gauge'
+    >>> validate("sum(rate(voicebot_calls_total[5m])").ok
+    False
+    """
+    panel: dict[str, Any] = {
+        "scrape_interval": scrape_interval,
+        "range_seconds": range_seconds,
+        "max_data_points": max_data_points,
+    }
+    expanded = expand(expr, variables=variables, **panel)
+    options: dict[str, Any] = {"dashboard": dashboard, "variables": variables, **panel}
+    try:
+        root = parse(expr, variables=variables, **panel)
+    except QuerySyntaxError:
+        return _report(expr, expanded, _lint.lint(expr, **options))
+    live, found = ({}, []) if client is None else _metadata(client, root)
+    budget = None if client is not None else series_budget
+    found += _lint.lint(expr, series_budget=budget, **live, **options)
+    if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
+        return _report(expr, expanded, found)
+    frame, run = _run(client, expanded, time)
+    found += run
+    if frame is None:
+        return _report(expr, expanded, found)
+    count = _series_count(frame)
+    found += _result_findings(frame, count, series_budget)
+    stats = _stats(client, expanded, time)
+    found += _cost(stats)
+    return _report(expr, expanded, found, count, stats)
+
+
+def _report(
+    expr: str,
+    expanded: str,
+    found: Iterable[Finding],
+    series: int | None = None,
+    stats: Mapping[str, Any] | None = None,
+) -> Report:
+    unique = sorted(dict.fromkeys(found), key=lambda f: _RANK[f.severity])
+    return Report(expr, expanded, tuple(unique), series, stats)
+
+
+# -- live metadata -----------------------------------------------------------------------------
+
+
+def _metadata(client: SupportsValidation, root: Any) -> tuple[dict[str, Any], list[Finding]]:
+    """Types, labels and label values for the metrics ``root`` selects, from the client."""
+    selectors = [v.node for v in walk(root) if isinstance(v.node, pp.VectorSelector)]
+    names = sorted({n for n in (name_of(s) for s in selectors) if n and not n.startswith("__")})
+    try:
+        table = client.metrics()
+        types = {str(n): str(t) for n, t in zip(table["name"], table["type"], strict=True)}
+        types = {n: t for n, t in types.items() if t not in ("unknown", "untyped", "")}
+        labels = {n: _column(client.labels(n)) for n in names}
+        values = {
+            (n, str(m.name)): _column(client.label_values(str(m.name), n))
+            for s in selectors
+            if (n := name_of(s)) in names
+            for m in s.matchers.matchers
+            if m.name != "__name__" and str(m.name) in labels.get(n, ())
+        }
+    except ObskitError as exc:
+        log.info("validate: no live metadata: %s", exc)
+        note = Finding(
+            "metadata-unavailable",
+            "info",
+            f"could not read metric metadata from the server ({exc}); checked offline only",
+        )
+        return {}, [note]
+    live = {"types": types, "labels": {n: v for n, v in labels.items() if v}}
+    return {**live, "label_values": {k: v for k, v in values.items() if v}}, []
+
+
+def _column(result: Any) -> list[str]:
+    """A list of strings from a list, a Series or a one-column DataFrame."""
+    if isinstance(result, pd.DataFrame):
+        return [] if result.empty else [str(v) for v in result.iloc[:, 0]]
+    return [str(v) for v in result]
+
+
+# -- running the query -------------------------------------------------------------------------
+
+
+def _run(
+    client: SupportsValidation, expanded: str, time: Any
+) -> tuple[pd.DataFrame | None, list[Finding]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PromQLWarning)
+        try:
+            frame = client.query(expanded, time=time)
+        except ObskitError as exc:
+            return None, [Finding("execution-error", "error", _error_message(exc))]
+    notes = [str(w.message) for w in caught if issubclass(w.category, PromQLWarning)]
+    for other in (w for w in caught if not issubclass(w.category, PromQLWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    attrs = frame.attrs if isinstance(frame, pd.DataFrame) else {}
+    notes += [str(n) for n in [*attrs.get("warnings", []), *attrs.get("infos", [])]]
+    found = [
+        Finding("prometheus-warning", "info", f"Prometheus says: {note}")
+        for note in dict.fromkeys(notes)
+    ]
+    return frame, found
+
+
+def _error_message(exc: ObskitError) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return f"Prometheus refused or failed the query: {text}. Fix the query (see the fixes above)"
+
+
+def _series_count(frame: pd.DataFrame) -> int:
+    labels = [c for c in frame.columns if c not in ("timestamp", "value")]
+    if frame.empty:
+        return 0
+    if not labels:
+        return 1
+    return len(frame[labels].astype(str).drop_duplicates())
+
+
+def _result_findings(frame: pd.DataFrame, count: int, budget: int) -> list[Finding]:
+    found = []
+    if count == 0:
+        found.append(
+            Finding(
+                "empty-result",
+                "warning",
+                "the query returned no data at that time: check the metric name, label values "
+                "and time (a selector that matches nothing is not an error in PromQL)",
+            )
+        )
+    over = _lint.check_series_budget(count, budget)
+    found += [over] if over else []
+    nan = _nan_series(frame)
+    if nan:
+        found.append(
+            Finding(
+                "nan-series",
+                "warning",
+                f"{nan} of {count} series are NaN only, usually a 0/0 division or a "
+                "histogram_quantile over buckets with no observations; guard the denominator "
+                "with > 0 or widen the window",
+            )
+        )
+    return found
+
+
+def _nan_series(frame: pd.DataFrame) -> int:
+    if frame.empty or "value" not in frame:
+        return 0
+    labels = [c for c in frame.columns if c not in ("timestamp", "value")]
+    isnan = frame["value"].isna()
+    if not labels:
+        return int(isnan.all())
+    keys = frame[labels].astype(str).apply(tuple, axis=1)
+    return int(isnan.groupby(keys).all().sum())
+
+
+def _stats(client: SupportsValidation, expanded: str, time: Any) -> Mapping[str, Any] | None:
+    query_stats = getattr(client, "query_stats", None)
+    if not callable(query_stats):
+        return None
+    try:
+        result = query_stats(expanded, time)
+    except ObskitError as exc:
+        log.info("validate: no query stats: %s", exc)
+        return None
+    return result if isinstance(result, Mapping) else None
+
+
+def _cost(stats: Mapping[str, Any] | None) -> list[Finding]:
+    samples = (stats or {}).get("samples") or {}
+    total = samples.get("totalQueryableSamples")
+    if total is None:
+        return []
+    peak = samples.get("peakSamples")
+    peak_text = f", at most {peak} in memory at once" if peak is not None else ""
+    return [Finding("query-cost", "info", f"the query reads {total} samples{peak_text}")]
