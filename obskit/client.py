@@ -93,13 +93,22 @@ class Client:
 
     # -- queries -----------------------------------------------------------------
 
-    def query(self, expr: str, time: _time.TimeLike | None = None) -> pd.DataFrame:
+    def query(
+        self,
+        expr: str,
+        time: _time.TimeLike | None = None,
+        *,
+        variables: Mapping[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """Evaluate ``expr`` at one instant (default :func:`obskit.config.now`).
+
+        Grafana macros and ``$variables`` in ``expr`` are expanded as Grafana would for
+        a one-hour dashboard (``$__range`` = 1h); ``df.attrs["query"]`` keeps them.
 
         >>> client.query("up", time="2026-02-14T18:00:00Z")  # doctest: +SKIP
         """
         at = _time.parse_time(time, "time")
-        params = {"query": expr, "time": _unix(at)}
+        params = {"query": self._expanded(expr, None, 3600.0, variables), "time": _unix(at)}
         with _api.gc_paused():
             result = self._call("query", params, what=expr)
             self._check_budget(result.data, expr)
@@ -121,8 +130,13 @@ class Client:
         step: _time.DurationLike | None = None,
         *,
         progress: bool | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Evaluate ``expr`` over ``[start, end]`` every ``step``; a tidy long DataFrame.
+
+        Grafana macros are expanded as Grafana would for this range with ``$__interval``
+        = ``step`` (``$__rate_interval`` from ``settings.scrape_interval``); dashboard
+        ``$variables`` come from ``variables``. ``df.attrs["query"]`` keeps the macros.
 
         Without ``step``, a round step giving about ``settings.target_points`` points is
         chosen. Ranges over ``settings.max_points`` points per series (Prometheus refuses
@@ -138,7 +152,8 @@ class Client:
         windows = _chunks.windows(_ms(t0), _ms(t1), step_ms, self.settings.max_points)
         params = {"start": t0.isoformat(), "end": t1.isoformat(), "step": step_ms / 1000}
         with _api.gc_paused():
-            sent = _pin_start_end(expr, t0, t1)  # chunks must agree on start() and end()
+            runnable = self._expanded(expr, step_ms / 1000, (t1 - t0).total_seconds(), variables)
+            sent = _pin_start_end(runnable, t0, t1)  # chunks must agree on start() and end()
             results = self._fetch_windows(expr, sent, windows, step_ms, progress)
             data = {
                 "resultType": "matrix",
@@ -155,6 +170,26 @@ class Client:
             del results, data
         _api.emit_notes(frame.attrs["warnings"], frame.attrs["infos"], expr)
         return frame
+
+    def _expanded(
+        self,
+        expr: str,
+        interval: float | None,
+        range_seconds: float,
+        variables: Mapping[str, Any] | None,
+    ) -> str:
+        """``expr`` with Grafana macros and variables expanded (unchanged without any)."""
+        if "$" not in expr and "[[" not in expr:
+            return expr
+        from ._grafana import expand
+
+        return expand(
+            expr,
+            interval=interval,
+            scrape_interval=self.settings.scrape_interval,
+            range_seconds=max(range_seconds, 1.0),
+            variables=variables,
+        )
 
     def _step_ms(self, step: _time.DurationLike | None, span: float) -> int:
         """The step in whole milliseconds: as given, or a round one for ~target_points."""

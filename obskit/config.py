@@ -168,6 +168,9 @@ class Settings:
         Retries of a request answered with a 5xx status, with exponential backoff (default 2).
     backoff : float
         Backoff factor in seconds between those retries (default 0.5).
+    scrape_interval : float
+        The data source's scrape interval in seconds (Grafana's "Scrape interval"), used
+        to expand ``$__rate_interval`` when a query carrying Grafana macros is run.
     series_budget : int or None
         Most series one result may hold before :class:`~obskit.TooLargeError` (default
         10,000; ``None`` for no limit).
@@ -197,6 +200,7 @@ class Settings:
     retries: int = 2
     backoff: float = 0.5
     series_budget: int | None = 10_000
+    scrape_interval: float = 30.0
 
     def __post_init__(self) -> None:
         parts = _check_url(self.url, "url")
