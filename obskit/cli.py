@@ -124,6 +124,10 @@ def _demo_lab(args: argparse.Namespace) -> int:
         print(f"demo Prometheus ready on {prom.url}; starting JupyterLab (Ctrl-C stops both)")
         argv = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--no-browser",
                 f"--ServerApp.root_dir={Path(args.notebooks).resolve()}"]  # fmt: skip
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv.append(
+                "--allow-root"
+            )  # containers and CI run as root; JupyterLab refuses otherwise
         lab = subprocess.Popen(argv, env=env)
         try:
             return lab.wait()
