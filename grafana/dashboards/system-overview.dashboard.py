@@ -46,11 +46,11 @@ network = p.timeseries(
     "Bytes per second received and transmitted per network device ($device).",
     [
         p.target(
-            f'sum by (device) (rate(node_network_receive_bytes_total{{device=~"$device"}}{RATE}))',
+            f'sum by (device) (rate(node_network_receive_bytes_total{{device=~"$device", device!="lo"}}{RATE}))',
             "{{device}} receive",
         ),
         p.target(
-            f'sum by (device) (rate(node_network_transmit_bytes_total{{device=~"$device"}}{RATE}))',
+            f'sum by (device) (rate(node_network_transmit_bytes_total{{device=~"$device", device!="lo"}}{RATE}))',
             "{{device}} transmit",
         ),
     ],
@@ -61,7 +61,7 @@ redis_memory = p.timeseries(
     "Memory Redis uses against its maxmemory limit (redis_exporter).",
     [
         p.target("sum(redis_memory_used_bytes)", "used"),
-        p.target("sum(redis_memory_max_bytes)", "max"),
+        p.target("sum(redis_memory_max_bytes > 0)", "max"),  # 0 means no maxmemory set
     ],
     unit="bytes",
 )
@@ -101,7 +101,8 @@ dashboard = p.dashboard(
     uid="obskit-system-overview",
     description="Host, PostgreSQL and Redis health behind the voice bot.",
     variables=[
-        p.variable("device", "node_network_receive_bytes_total", "device", default="eth0"),
+        # All devices but loopback by default: interface names differ per host (eth0, ens5, ...).
+        p.variable("device", 'node_network_receive_bytes_total{device!="lo"}', "device"),
         p.variable("mountpoint", "node_filesystem_size_bytes", "mountpoint", text="Mount point"),
     ],
     rows=[
