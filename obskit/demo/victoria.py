@@ -116,6 +116,22 @@ class DemoVictoriaMetrics:
                 if resp.status_code >= 300:
                     raise DemoError(f"victoria-metrics refused the demo data: {resp.text[:300]}")
             session.get(f"{self.url}/internal/force_flush", timeout=60)
+            self._wait_searchable(session)
+
+    def _wait_searchable(self, session: requests.Session, timeout: float = 60.0) -> None:
+        """Wait until the newest imported sample answers queries (ingestion is asynchronous)."""
+        end = self.spec.end.timestamp()
+        params = {"query": "max(timestamp(voicebot_active_calls))", "time": end}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = session.get(f"{self.url}/api/v1/query", params=params, timeout=10).json()
+            result = body.get("data", {}).get("result", [])
+            if result and float(result[0]["value"][1]) >= end:
+                return
+            time.sleep(0.2)
+        raise DemoError(
+            f"victoria-metrics on {self.url} did not show the imported data within {timeout:.0f} s"
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
