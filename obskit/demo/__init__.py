@@ -9,6 +9,7 @@ from .backfill import BuildReport, ensure_blocks
 from .generate import DemoData, generate, write_openmetrics
 from .scenario import PINNED_END, DemoSpec, incidents
 from .server import DemoPrometheus, free_port
+from .truth import Truth, truth
 
 __all__ = [
     "PINNED_END",
@@ -16,9 +17,11 @@ __all__ = [
     "DemoData",
     "DemoPrometheus",
     "DemoSpec",
+    "Truth",
     "ensure_blocks",
     "free_port",
     "generate",
     "incidents",
+    "truth",
     "write_openmetrics",
 ]
