@@ -230,4 +230,8 @@ def _load_extensions() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m obskit.cli`: run the imported obskit.cli, where extensions such as
+    # `dashboards` register, not this __main__ copy of it.
+    from obskit.cli import main as _main
+
+    sys.exit(_main())

@@ -14,10 +14,13 @@ import pandas as pd
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
-from . import _api, _chunks, _discovery, _session, _time, config, frames
+from . import _api, _chunks, _discovery, _matrix, _session, _time, config, frames
 from .config import Settings
 from .errors import (
+    ConfigError,
     PrometheusError,
+    QueryExecutionError,
+    QuerySyntaxError,
     QueryTimeoutError,
     TLSError,
     TooLargeError,
@@ -31,10 +34,18 @@ T = TypeVar("T")
 
 #: Requests whose form-encoded parameters are longer than this are sent as POST.
 POST_OVER = 2048
+#: Bytes read from the socket at once.
+READ_SIZE = 1 << 20
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 _AT_MODIFIER = re.compile(r"@\s*(start|end)\s*\(\s*\)")
 _POOL_PREFIX = re.compile(r"^\w*(?:Connection|ConnectionPool)\(host=[^)]*\):\s*")
 _HELPER_FAILURE = re.compile(r"HTTP Status Code (\d+) \((b['\"].*['\"])\)\s*$", re.S)
+_DROPPED = ("Connection aborted", "RemoteDisconnected", "Connection reset", "Connection broken")
+_TO_HTTPS = b"HTTP request to an HTTPS server"  # Go's answer to plain HTTP on a TLS port
+#: Range queries over this many points per series are refused before any request is sent.
+MAX_RANGE_POINTS = 1_000_000
+#: Range queries over this many points per series first count the expression's series.
+PRECHECK_POINTS = 1_000
 
 
 def connect(
@@ -107,6 +118,7 @@ class Client:
 
         >>> client.query("up", time="2026-02-14T18:00:00Z")  # doctest: +SKIP
         """
+        _check_expr(expr)
         at = _time.parse_time(time, "time")
         params = {"query": self._expanded(expr, None, 3600.0, variables), "time": _unix(at)}
         with _api.gc_paused():
@@ -121,6 +133,24 @@ class Client:
             )
             del result
         return frame
+
+    def query_stats(self, expr: str, time: _time.TimeLike | None = None) -> dict[str, Any]:
+        """What evaluating ``expr`` at one instant costs the server (``stats=all``).
+
+        Prometheus' ``data.stats``: ``timings`` (seconds per phase) and ``samples``
+        (``totalQueryableSamples``, ``peakSamples``). Servers that report no stats
+        (VictoriaMetrics) give ``{}``. Warnings are left to :meth:`query`, which
+        reports them. :func:`obskit.validate` adds the cost as a ``query-cost`` finding.
+
+        >>> client.query_stats("sum(rate(voicebot_calls_total[5m]))")["samples"]  # doctest: +SKIP
+        {'totalQueryableSamples': 1210, 'peakSamples': 24}
+        """
+        at = _time.parse_time(time, "time")
+        sent = self._expanded(expr, None, 3600.0, None)
+        params = {"query": sent, "time": _unix(at), "stats": "all"}
+        data = self._call("query", params, what=expr, warn=False).data
+        stats = data.get("stats") if isinstance(data, dict) else None
+        return dict(stats) if isinstance(stats, dict) else {}
 
     def query_range(
         self,
@@ -142,32 +172,39 @@ class Client:
         chosen. Ranges over ``settings.max_points`` points per series (Prometheus refuses
         more than 11,000) are split into chunks on the step grid, fetched concurrently
         (``settings.max_workers``) and stitched: the same samples one request would
-        return, no duplicates. If any chunk fails the whole call raises.
-        ``progress`` shows chunk progress (default: only in a notebook, for many chunks).
+        return, no duplicates. If any chunk fails the whole call raises. Over
+        :data:`MAX_RANGE_POINTS` points per series is refused before any request
+        (:class:`~obskit.TooLargeError` naming a step that fits); over
+        :data:`PRECHECK_POINTS`, one instant ``count(expr)`` at ``end`` first refuses a
+        result over ``settings.series_budget`` before anything big is downloaded.
+        ``progress=True`` shows a progress bar over the chunks (tqdm, if installed);
+        the default shows it only in a Jupyter kernel and for 4 chunks or more;
+        ``progress=False`` never does.
 
         >>> client.query_range("rate(voicebot_calls_total[5m])", "-6h", step="1m")  # doctest: +SKIP
         """
+        _check_expr(expr)
         t0, t1 = _time_range(start, end)
         step_ms = self._step_ms(step, (t1 - t0).total_seconds())
+        points = (_ms(t1) - _ms(t0)) // step_ms + 1
+        self._check_points(expr, points, t0, t1)  # before planning millions of windows
         windows = _chunks.windows(_ms(t0), _ms(t1), step_ms, self.settings.max_points)
         params = {"start": t0.isoformat(), "end": t1.isoformat(), "step": step_ms / 1000}
         with _api.gc_paused():
             runnable = self._expanded(expr, step_ms / 1000, (t1 - t0).total_seconds(), variables)
             sent = _pin_start_end(runnable, t0, t1)  # chunks must agree on start() and end()
+            if points > PRECHECK_POINTS:
+                self._precheck_budget(sent, expr, t1)
             results = self._fetch_windows(expr, sent, windows, step_ms, progress)
-            data = {
-                "resultType": "matrix",
-                "result": [s for r in results for s in r.data["result"]],
-            }
-            frame = frames.to_frame(
-                data,
+            frame = frames.matrix_frame(
+                [r.data["result"] or [] for r in results],
                 query=expr,
                 params={**params, "chunks": len(windows)},
                 warnings=_unique(w for r in results for w in r.warnings),
                 infos=_unique(i for r in results for i in r.infos),
                 step=step_ms / 1000,
             )
-            del results, data
+            del results
         _api.emit_notes(frame.attrs["warnings"], frame.attrs["infos"], expr)
         return frame
 
@@ -199,6 +236,46 @@ class Client:
             seconds = _time.parse_duration(step, "step")
         return max(1, round(seconds * 1000))
 
+    def _check_points(self, expr: str, points: int, start: datetime, end: datetime) -> None:
+        """Refuse, before any request, a range of over MAX_RANGE_POINTS points per series."""
+        if points <= MAX_RANGE_POINTS:
+            return
+        span = (end - start).total_seconds()
+        fits = _time.format_duration(_time.nice_step(span, self.settings.target_points))
+        message = (
+            f"{start.isoformat()} to {end.isoformat()} is {points:,} points per series at this "
+            f"step, over obskit's limit of {MAX_RANGE_POINTS:,} (Prometheus itself answers at "
+            f"most 11,000 per request); use a larger step, e.g. step={fits!r}"
+        )
+        raise TooLargeError(message, query=expr, url=self.url)
+
+    def _precheck_budget(self, sent: str, expr: str, at: datetime) -> None:
+        """Refuse a long range query whose expression has too many series at ``at``.
+
+        One instant ``count(...)`` costs the server one evaluation where the range costs
+        thousands, and nothing big is downloaded. Series that exist only earlier in the
+        range are still caught by the check on each chunk. Expressions ``count()`` cannot
+        wrap (scalars, strings) or that fail are left for the range query itself to report.
+        """
+        budget = self.settings.series_budget
+        if budget is None:
+            return
+        params = {"query": f"count({sent})", "time": _unix(at)}
+        try:
+            data = self._call("query", params, expr, warn=False).data
+        except (QuerySyntaxError, QueryExecutionError):
+            return
+        try:
+            count = int(float(data["result"][0]["value"][1])) if data["result"] else 0
+        except (LookupError, TypeError, ValueError):
+            return  # not the one-sample vector count() gives: e.g. not a Prometheus
+        if count > budget:
+            message = (
+                f"the expression has {count:,} series at {at.isoformat()}, over "
+                f"series_budget={budget} (counted before downloading the range)"
+            )
+            raise TooLargeError(message, query=expr, url=self.url)
+
     def _fetch_windows(
         self,
         expr: str,
@@ -208,8 +285,9 @@ class Client:
         progress: bool | None,
     ) -> list[_api.Decoded]:
         def fetch(window: tuple[int, int]) -> _api.Decoded:
-            params = {"query": sent, "start": window[0] / 1000, "end": window[1] / 1000}
-            result = self._call("query_range", {**params, "step": step_ms / 1000}, expr, warn=False)
+            start, end, step = window[0] / 1000, window[1] / 1000, step_ms / 1000
+            params = {"query": sent, "start": start, "end": end, "step": step}
+            result = self._call("query_range", params, expr, warn=False, matrix=True)
             self._check_budget(result.data, expr)
             return result
 
@@ -293,10 +371,27 @@ class Client:
     # -- HTTP --------------------------------------------------------------------
 
     def _call(
-        self, endpoint: str, params: Mapping[str, Any], what: str, *, warn: bool = True
+        self,
+        endpoint: str,
+        params: Mapping[str, Any],
+        what: str,
+        *,
+        warn: bool = True,
+        matrix: bool = False,
     ) -> _api.Decoded:
-        """One request to ``/api/v1/<endpoint>`` (POST when long), decoded."""
+        """One request to ``/api/v1/<endpoint>`` (POST when long), decoded.
+
+        ``matrix`` lets a large range-query body be parsed straight into numpy columns.
+        """
         url = f"{self.url}/api/v1/{endpoint}"
+        status, body = self._send(url, params, what)
+        if status == 400 and _TO_HTTPS in body[:200]:
+            raise _plain_http_error(what, url)
+        decode = _api.decode_matrix if matrix else _api.decode
+        return decode(body, status=status, query=what, url=url, warn=warn)
+
+    def _send(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
+        """The status and whole body of one request; transport failures mapped."""
         encoded = urlencode(params, doseq=True)
         post = len(encoded) > POST_OVER
         try:
@@ -308,25 +403,38 @@ class Client:
                 headers=_FORM if post else None,
                 timeout=self.settings.timeout,
                 verify=self.session.verify,  # else $REQUESTS_CA_BUNDLE overrides session.verify
+                stream=True,
             )
+            try:  # big reads: requests' default of 10 kB costs ~0.1 s per 30 MB
+                body = b"".join(response.iter_content(READ_SIZE))
+            finally:
+                response.close()
         except requests.RequestException as exc:
             raise self._transport_error(exc, what, url) from exc
         log.debug("%s %s -> %s (%d bytes)", response.request.method, url, response.status_code,
-                  len(response.content))  # fmt: skip
-        return _api.decode(
-            response.content, status=response.status_code, query=what, url=url, warn=warn
-        )
+                  len(body))  # fmt: skip
+        return response.status_code, body
 
     def _transport_error(self, exc: Exception, what: str, url: str) -> PrometheusError:
         timeout = self.settings.timeout
         if isinstance(exc, requests.exceptions.SSLError):
-            return TLSError(f"TLS handshake failed: {_reason(exc)}", query=what, url=url)
+            plain = "WRONG_VERSION_NUMBER" in str(exc)  # the server answered without TLS
+            hint = "It speaks plain HTTP: use an http:// URL" if plain else None
+            return TLSError(f"TLS handshake failed: {_reason(exc)}", query=what, url=url, hint=hint)
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             message = f"no connection within {timeout:g} s"
             return UnreachableError(message, query=what, url=url)
         if isinstance(exc, requests.exceptions.Timeout):
             message = f"no answer within timeout={timeout:g} s"
             return QueryTimeoutError(message, query=what, url=url)
+        if "Read timed out" in str(exc):  # while streaming the body requests says ConnectionError
+            message = f"no answer within timeout={timeout:g} s"
+            return QueryTimeoutError(message, query=what, url=url)
+        if isinstance(
+            exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+        ) and any(marker in str(exc) for marker in _DROPPED):
+            message = f"the connection was closed before an answer came: {_reason(exc)}"
+            return UnreachableError(message, query=what, url=url)
         if isinstance(exc, requests.exceptions.ConnectionError):
             message = f"cannot connect (timeout {timeout:g} s): {_reason(exc)}"
             return UnreachableError(message, query=what, url=url)
@@ -346,10 +454,26 @@ class Client:
         budget = self.settings.series_budget
         if not isinstance(data, dict) or data.get("resultType") not in ("matrix", "vector"):
             return
-        count = len(data.get("result") or ())
+        result = data.get("result") or ()
+        count = len(result.metrics if isinstance(result, _matrix.Columns) else result)
         if budget is not None and count > budget:
             message = f"the result has {count} series, over series_budget={budget}"
             raise TooLargeError(message, query=expr, url=self.url)
+
+
+def _check_expr(expr: object) -> None:
+    """Refuse a query that is not a string, or is empty, before sending it."""
+    if not isinstance(expr, str):
+        raise ConfigError(
+            "the query must be a PromQL string like 'sum(rate(voicebot_calls_total[5m]))'; "
+            f"got {type(expr).__name__} {expr!r}"
+        )
+    if not expr.strip():
+        raise QuerySyntaxError(
+            "the query is empty; pass a PromQL expression like "
+            "'sum(rate(voicebot_calls_total[5m]))'",
+            query=expr,
+        )
 
 
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:
@@ -372,9 +496,20 @@ def _pin_start_end(expr: str, start: datetime, end: datetime) -> str:
     return _AT_MODIFIER.sub(lambda m: f"@ {times[m.group(1)]:.3f}", expr)
 
 
+def _plain_http_error(what: str, url: str) -> TLSError:
+    return TLSError(
+        "the server answered that it speaks HTTPS",
+        query=what,
+        url=url,
+        hint="Use an https:// URL (with ca_bundle= if its certificate is not publicly trusted)",
+    )
+
+
 def _helper_error(exc: PrometheusApiClientException, what: str, url: str) -> PrometheusError:
     """Recover status and body from prometheus-api-client's message and decode them."""
     match = _HELPER_FAILURE.search(str(exc))
+    if match and match.group(1) == "400" and _TO_HTTPS.decode() in match.group(2):
+        return _plain_http_error(what, url)
     if match:
         try:
             body = ast.literal_eval(match.group(2))

@@ -262,7 +262,12 @@ class Settings:
         given = {k: v for k, v in overrides.items() if v is not None}
         url = resolve_url(given.pop("url", None), environ)
         from_env = {name: env[var] for var, name in _ENV_FIELDS.items() if env.get(var)}
-        if "url" in overrides and overrides["url"] and not _same_origin(url, env):
+        url_has_credentials = "@" in url.partition("://")[2]
+        if url_has_credentials or (
+            "url" in overrides and overrides["url"] and not _same_origin(url, env)
+        ):
+            # Credentials written into the URL are the more explicit choice; and credentials
+            # from PROMETHEUS_* are never sent to another server than $PROMETHEUS_URL's.
             for name in _CREDENTIAL_FIELDS:
                 from_env.pop(name, None)
         return cls(url=url, **{**from_env, **given})
@@ -305,11 +310,13 @@ def redact_url(url: str) -> str:
     >>> redact_url("https://bob:s3cret@prom.example:9090/api")
     'https://prom.example:9090/api'
     """
-    try:
-        parts = urlsplit(url)
-        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-    except ValueError:
-        return "<unparsable URL>"
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if sep and "@" in rest:
+        # Textually, not with urlsplit: an unencoded # / ? in a password ends urlsplit's
+        # netloc early and would leave the rest of the password in the "redacted" URL.
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return text
 
 
 def _check_url(url: str, what: str) -> SplitResult:
@@ -317,11 +324,15 @@ def _check_url(url: str, what: str) -> SplitResult:
     bad = f"{what} must be {_URL_EXAMPLE}; got {redact_url(text)!r}"
     if not text or any(ch.isspace() for ch in text):
         raise ConfigError(f"{bad} (it contains spaces or is empty)")
+    has_credentials = "@" in text.partition("://")[2]
+    if has_credentials:
+        bad += " (if the password holds # / ? or @, percent-encode them, or pass password=)"
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(f"{bad} ({exc})") from None
+        # The parser's text can quote a misparsed password: leave it out then.
+        raise ConfigError(bad if has_credentials else f"{bad} ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise ConfigError(f"{bad} (scheme must be http or https)")
     if not parts.hostname:

@@ -41,6 +41,7 @@ __all__ = [
 
 log = logging.getLogger("obskit")
 SOURCE_SUFFIX = _sidecar.SOURCE_SUFFIX
+_REBUILD = "run `obskit dashboards build` to regenerate it from its source"
 
 
 # -- finding the files -------------------------------------------------------------------------
@@ -128,6 +129,8 @@ def load(source: str | Path) -> g.Dashboard:
     }
     try:
         exec(compile(text, str(path), "exec"), namespace)
+    except DashboardError:
+        raise  # e.g. a broken NAME.panels.yaml: that error names the file to fix
     except Exception as exc:
         raise DashboardError(_import_failure(exc, path), path) from exc
     board = namespace.get("dashboard")
@@ -142,7 +145,11 @@ def _import_failure(exc: BaseException, path: Path) -> str:
         if Path(frame.filename).resolve() == path:
             line = frame.lineno
     where = f"line {line}: " if line else ""
-    return f"{where}could not import the dashboard source: {type(exc).__name__}: {exc}"
+    text = exc.msg if isinstance(exc, SyntaxError) else str(exc)  # the line is already said
+    return (
+        f"{where}could not import the dashboard source: {type(exc).__name__}: {text}; "
+        "fix it, then run `obskit dashboards build`"
+    )
 
 
 def render(source: str | Path) -> str:
@@ -166,14 +173,15 @@ def build(
     """
     changed = []
     for source in _sources(dashboards_dir(grafana_dir), dashboards):
-        remove_leftovers(
-            source.parent, [_json_path(source).name, _sidecar.sidecar_path(source).name]
-        )
-        target, text = _json_path(source), render(source)
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            write_atomic([(target, text)])
-            changed.append(target)
-            log.info("wrote %s", target)
+        with _sidecar.locked(source):  # not while add_panel is changing this dashboard
+            remove_leftovers(
+                source.parent, [_json_path(source).name, _sidecar.sidecar_path(source).name]
+            )
+            target, text = _json_path(source), render(source)
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                write_atomic([(target, text)])
+                changed.append(target)
+                log.info("wrote %s", target)
     return changed
 
 
@@ -204,19 +212,36 @@ def check(
     folder = dashboards_dir(grafana_dir)
     moment = _instant(at)
     found = [] if dashboards is not None else _orphans(folder)
-    boards: list[tuple[str, dict[str, Any]]] = []
+    boards: list[tuple[str, list[Query]]] = []
     for source in _sources(folder, dashboards):
         problems, data = _check_files(source)
         found += problems
         if data is not None:
-            boards.append((_json_path(source).name, data))
-    for file, data in boards:
-        found += _check_queries(file, plan(data, moment))
-    if live and boards:
+            queries, unreadable = _plan(source, data, moment)
+            found += unreadable
+            boards.append((_json_path(source).name, queries))
+    for file, queries in boards:
+        found += _check_queries(file, queries)
+    if live and any(queries for _, queries in boards):
         with _client(client, prometheus) as runner:
-            for file, data in boards:
-                found += _run_queries(runner, file, plan(data, moment))
+            for file, queries in boards:
+                found += _run_queries(runner, file, queries)
     return found
+
+
+def _plan(
+    source: Path, data: dict[str, Any], moment: datetime
+) -> tuple[list[Query], list[Problem]]:
+    """The JSON's queries, or a problem (not a crash) when hand edits broke its shape."""
+    try:
+        return plan(data, moment), []
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        return [], [_unreadable(source, exc)]
+
+
+def _unreadable(source: Path, exc: Exception) -> Problem:
+    message = f"cannot be read as a Grafana dashboard ({type(exc).__name__}: {exc}); {_REBUILD}"
+    return Problem(str(_json_path(source)), message, rule="json")
 
 
 def _orphans(folder: Path) -> list[Problem]:
@@ -246,16 +271,31 @@ def _check_files(source: Path) -> tuple[list[Problem], dict[str, Any] | None]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        return [Problem(file, f"is not valid JSON: {exc}", rule="json")], None
-    found = check_structure(data, file, f"obskit-{_name(source)}")
+        return [Problem(file, f"is not valid JSON ({exc}); {_REBUILD}", rule="json")], None
+    if not isinstance(data, dict):
+        message = f"is not a Grafana dashboard (a JSON object); {_REBUILD}"
+        return [Problem(file, message, rule="json")], None
+    try:
+        found = check_structure(data, file, f"obskit-{_name(source)}")
+    except (AttributeError, LookupError, TypeError, ValueError) as exc:
+        return [_unreadable(source, exc)], None
     try:
         fresh = render(source)
     except ObskitError as exc:
-        return [*found, Problem(str(source), str(exc), rule="source")], data
+        return [*found, _source_problem(exc, source)], data
     if fresh != text:
-        found.append(Problem(file, "differs from a fresh build of its source; run "
-                             "`obskit dashboards build` and commit both", rule="stale"))  # fmt: skip
+        found.append(Problem(file, f"differs from a fresh build of {source.name} (hand edits of "
+                             "the JSON are lost: make them in the source); run `obskit dashboards "
+                             "build` and commit both", rule="stale"))  # fmt: skip
     return found, data
+
+
+def _source_problem(exc: ObskitError, source: Path) -> Problem:
+    """The file to fix (the source, or the sidecar it loads) and the message without it."""
+    path = getattr(exc, "path", None)
+    message = str(exc).removeprefix(f"{path}: ") if path else str(exc)
+    same = path is None or Path(path).resolve() == source.resolve()
+    return Problem(str(source if same else path), message, rule="source")
 
 
 def _check_queries(file: str, queries: list[Query]) -> list[Problem]:
@@ -376,20 +416,21 @@ def add_panel(
     from ._addpanel import make_spec
 
     source = _sources(dashboards_dir(grafana_dir), [dashboard_name])[0]
-    data = json.loads(render(source))
-    spec = make_spec(
-        data, expr, title=title, kind=kind, unit=unit, legend=legend,
-        description=description, client=client,
-    )  # fmt: skip
-    sidecar = _sidecar.sidecar_path(source)
-    current = _sidecar.added_specs(source)
-    spec["id"] = _next_id(data, current)
-    specs, action = _sidecar.upsert(current, spec)
-    final = next(s for s in specs if s["title"] == title)
-    change = PanelChange(dashboard_name, title, int(final["id"]), final["kind"], action, ())
-    if action == "unchanged" and _json_path(source).exists():
-        return change
-    return _write_panel(source, sidecar, specs, change)
+    with _sidecar.locked(source):  # another process adding a panel now waits: no lost update
+        data = json.loads(render(source))
+        spec = make_spec(
+            data, expr, title=title, kind=kind, unit=unit, legend=legend,
+            description=description, client=client,
+        )  # fmt: skip
+        sidecar = _sidecar.sidecar_path(source)
+        current = _sidecar.added_specs(source)
+        spec["id"] = _next_id(data, current)
+        specs, action = _sidecar.upsert(current, spec)
+        final = next(s for s in specs if s["title"] == title)
+        change = PanelChange(dashboard_name, title, int(final["id"]), final["kind"], action, ())
+        if action == "unchanged" and _json_path(source).exists():
+            return change
+        return _write_panel(source, sidecar, specs, change)
 
 
 def _next_id(data: dict[str, Any], specs: list[dict[str, Any]]) -> int:

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._matrix import Columns
 from .errors import ConfigError
 
-__all__ = ["to_frame", "wide"]
+__all__ = ["columns_frame", "columns_of", "matrix_frame", "to_frame", "wide"]
 
 _FIXED = ("timestamp", "value")
 _LEGEND_FIELD = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
@@ -73,14 +74,48 @@ def to_frame(
         raise ConfigError(
             f"response data must have resultType matrix, vector, scalar or string; got {kind!r}"
         )
-    frame.attrs = {
+    frame.attrs = _attrs(kind, query, params, warnings, infos)
+    return frame
+
+
+def matrix_frame(
+    parts: Sequence[Columns | Sequence[Mapping[str, Any]]],
+    *,
+    query: str = "",
+    params: Mapping[str, Any] | None = None,
+    warnings: Sequence[str] = (),
+    infos: Sequence[str] = (),
+    step: float | None = None,
+) -> pd.DataFrame:
+    """The frame of a range query fetched in parts (chunks), stitched in time order.
+
+    Each part is the ``result`` of one response: a list of series as Prometheus sends
+    them, or the :class:`~obskit._matrix.Columns` the fast parser made of it.
+
+    >>> part = [{"metric": {"job": "a"}, "values": [[1771092000, "1"]]}]
+    >>> matrix_frame([part, part], query="up")["value"].tolist()
+    [1.0, 1.0]
+    """
+    columns = [p if isinstance(p, Columns) else columns_of(p, "values", step) for p in parts]
+    frame = columns_frame(columns)
+    frame.attrs = _attrs("matrix", query, params, warnings, infos)
+    return frame
+
+
+def _attrs(
+    kind: Any,
+    query: str,
+    params: Mapping[str, Any] | None,
+    warnings: Sequence[str],
+    infos: Sequence[str],
+) -> dict[str, Any]:
+    return {
         "query": query,
         "params": dict(params or {}),
         "warnings": list(warnings),
         "infos": list(infos),
         "result_type": kind,
     }
-    return frame
 
 
 def empty_frame() -> pd.DataFrame:
@@ -96,23 +131,109 @@ def empty_frame() -> pd.DataFrame:
 def _series_frame(
     result: Sequence[Mapping[str, Any]], key: str, step: float | None = None
 ) -> pd.DataFrame:
-    # A vector is a matrix of one point per series. Native-histogram samples ("histogram",
-    # "histograms") are not converted: such series contribute no rows.
+    return columns_frame([columns_of(result, key, step)])
+
+
+def columns_of(
+    result: Sequence[Mapping[str, Any]], key: str = "values", step: float | None = None
+) -> Columns:
+    """The samples of a parsed ``matrix`` (``key="values"``) or ``vector`` (``"value"``).
+
+    Native-histogram samples (``"histogram"``, ``"histograms"``) are not converted:
+    such series keep their labels but contribute no rows.
+
+    >>> columns_of([{"metric": {"job": "a"}, "value": [1771092000, "2"]}], "value").values
+    array([2.])
+    """
     if key == "value":
         samples: list[Sequence[Any]] = [[s["value"]] if "value" in s else [] for s in result]
     else:
         samples = [s.get("values") or [] for s in result]
-    names = _label_names(s.get("metric", {}) for s in result)
-    codes, categories = _label_codes(result, names)
-    order = _series_order(codes, samples)
-    lengths = np.fromiter((len(samples[i]) for i in order), np.int64, len(order))
-    if not lengths.sum():
+    counts = np.fromiter(map(len, samples), np.int64, len(samples))
+    total = int(counts.sum())
+    pairs = chain.from_iterable(samples)
+    values = np.fromiter(map(float, map(itemgetter(1), pairs)), np.float64, total)
+    metrics = [s.get("metric") or {} for s in result]
+    return Columns(metrics, counts, _seconds(samples, total, step), values)
+
+
+def columns_frame(parts: Sequence[Columns]) -> pd.DataFrame:
+    """The contract's frame (without attrs) for the samples of one or more :class:`Columns`.
+
+    Series are sorted by label values (a missing label last), then by their first
+    timestamp, so pieces of one series from several chunks are stitched in time order.
+    Each part's samples are copied once, straight to their place in the frame.
+
+    >>> cols = columns_of([{"metric": {"job": "b"}, "values": [[1771092000, "1"]]},
+    ...                    {"metric": {"job": "a"}, "values": [[1771092000, "2"]]}])
+    >>> columns_frame([cols])["job"].tolist()
+    ['a', 'b']
+    """
+    metrics = [m for p in parts for m in p.metrics]
+    counts = np.concatenate([p.counts for p in parts]) if parts else np.empty(0, np.int64)
+    if not counts.sum():
         return empty_frame()
-    frame = _fixed_columns([samples[i] for i in order], int(lengths.sum()), step)
+    names = _label_names(metrics)
+    codes, categories = _label_codes(metrics, names)
+    order = _series_order(codes, _first_times(parts))
+    seconds, values = _placed(parts, counts, order)
+    frame = pd.DataFrame({"timestamp": _timestamps(seconds), "value": values}, copy=False)
+    del seconds
     for name, series_codes, cats in zip(names, codes, categories, strict=True):
-        rows = np.repeat(series_codes[order], lengths)
+        rows = np.repeat(series_codes[order], counts[order])
         frame[name] = pd.Categorical.from_codes(rows, categories=pd.Index(cats, dtype=str))
     return frame
+
+
+def _first_times(parts: Sequence[Columns]) -> np.ndarray:
+    """Each series' first sample time (0 for a series without samples)."""
+    found = []
+    for part in parts:
+        first = np.zeros(len(part.counts))
+        has = part.counts > 0
+        first[has] = part.times[(np.cumsum(part.counts) - part.counts)[has]]
+        found.append(first)
+    return np.concatenate(found)
+
+
+def _placed(
+    parts: Sequence[Columns], counts: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of every part, series in ``order``: one copy, no concatenation."""
+    if len(parts) == 1 and np.array_equal(order, np.arange(len(order))):
+        return parts[0].times, np.require(parts[0].values, requirements="W")
+    moved = counts[order]
+    target = np.empty(len(order), np.int64)
+    target[order] = np.cumsum(moved) - moved  # where each series (input order) starts
+    seconds, values = np.empty(int(counts.sum())), np.empty(int(counts.sum()))
+    first = 0
+    for part in parts:
+        n = len(part.counts)
+        local = np.cumsum(part.counts) - part.counts
+        place = _copy_runs if n <= _RUNS_UP_TO else _scatter
+        place(part, local, target[first : first + n], seconds, values)
+        first += n
+    return seconds, values
+
+
+#: Up to this many series per part, each series is copied with a slice (no index arrays).
+_RUNS_UP_TO = 20_000
+
+
+def _copy_runs(
+    part: Columns, local: np.ndarray, target: np.ndarray, seconds: np.ndarray, values: np.ndarray
+) -> None:
+    for src, dst, n in zip(local.tolist(), target.tolist(), part.counts.tolist(), strict=True):
+        seconds[dst : dst + n] = part.times[src : src + n]
+        values[dst : dst + n] = part.values[src : src + n]
+
+
+def _scatter(
+    part: Columns, local: np.ndarray, target: np.ndarray, seconds: np.ndarray, values: np.ndarray
+) -> None:
+    dest = np.repeat(target - local, part.counts)
+    dest += np.arange(len(dest))
+    seconds[dest], values[dest] = part.times, part.values
 
 
 def _label_names(metrics: Iterable[Mapping[str, str]]) -> list[str]:
@@ -121,43 +242,35 @@ def _label_names(metrics: Iterable[Mapping[str, str]]) -> list[str]:
 
 
 def _label_codes(
-    result: Sequence[Mapping[str, Any]], names: Sequence[str]
+    metrics: Sequence[Mapping[str, str]], names: Sequence[str]
 ) -> tuple[list[np.ndarray], list[list[str]]]:
     """Per label: each series' category code (-1 when missing) and the sorted categories."""
     codes, categories = [], []
     for name in names:
-        values = [s.get("metric", {}).get(name) for s in result]
+        values = [m.get(name) for m in metrics]
         cats = sorted({v for v in values if v is not None})
-        index = {v: i for i, v in enumerate(cats)}
+        index: dict[str | None, int] = {v: i for i, v in enumerate(cats)}
         dtype = np.int8 if len(cats) < 127 else np.int16 if len(cats) < 32767 else np.int32
         codes.append(np.fromiter((index.get(v, -1) for v in values), dtype, len(values)))
         categories.append(cats)
     return codes, categories
 
 
-def _series_order(codes: Sequence[np.ndarray], samples: Sequence[Sequence[Any]]) -> np.ndarray:
+def _series_order(codes: Sequence[np.ndarray], first: np.ndarray) -> np.ndarray:
     """Series sorted by label values (missing last), then by their first timestamp."""
-    first = np.fromiter((s[0][0] if s else 0.0 for s in samples), np.float64, len(samples))
     keys = [np.where(c < 0, np.iinfo(np.int32).max, c.astype(np.int32)) for c in codes]
     return np.lexsort([first, *reversed(keys)])
 
 
-def _fixed_columns(ordered: list[Sequence[Any]], count: int, step: float | None) -> pd.DataFrame:
-    seconds = _seconds(ordered, count, step)
-    pairs = chain.from_iterable(ordered)
-    values = np.fromiter(map(float, map(itemgetter(1), pairs)), np.float64, count)
-    return pd.DataFrame({"timestamp": _timestamps(seconds), "value": values}, copy=False)
-
-
-def _seconds(ordered: list[Sequence[Any]], count: int, step: float | None) -> np.ndarray:
+def _seconds(samples: Sequence[Sequence[Any]], count: int, step: float | None) -> np.ndarray:
     """Sample times; a series without gaps on the step grid is built with ``arange``."""
     if not step:
-        return np.fromiter(map(itemgetter(0), chain.from_iterable(ordered)), np.float64, count)
+        return np.fromiter(map(itemgetter(0), chain.from_iterable(samples)), np.float64, count)
     parts = [
-        samples[0][0] + np.arange(len(samples)) * step
-        if _without_gaps(samples, step)
-        else np.fromiter(map(itemgetter(0), samples), np.float64, len(samples))
-        for samples in ordered
+        s[0][0] + np.arange(len(s)) * step
+        if _without_gaps(s, step)
+        else np.fromiter(map(itemgetter(0), s), np.float64, len(s))
+        for s in samples
     ]
     return np.concatenate(parts) if parts else np.empty(0)
 
@@ -168,16 +281,23 @@ def _without_gaps(samples: Sequence[Any], step: float) -> bool:
     Range-query samples lie on the step grid, so a count equal to the span in steps
     proves there is no gap; the middle sample is checked too, as a guard.
     """
-    n, first = len(samples), samples[0][0]
-    if n < 3 or round((samples[-1][0] - first) / step) + 1 != n:
+    n = len(samples)
+    if n < 3:
+        return False
+    first = samples[0][0]
+    if round((samples[-1][0] - first) / step) + 1 != n:
         return False
     return abs(samples[n // 2][0] - (first + (n // 2) * step)) < 5e-4
 
 
 def _timestamps(seconds: np.ndarray) -> pd.DatetimeIndex:
     """Unix seconds (millisecond precision, as Prometheus sends them) as UTC timestamps."""
-    nanos = np.rint(seconds * 1000).astype(np.int64) * 1_000_000
-    return pd.DatetimeIndex(nanos.view("M8[ns]")).tz_localize("UTC")
+    millis = seconds * 1000.0
+    np.rint(millis, out=millis)
+    nanos = millis.astype(np.int64)
+    del millis
+    nanos *= 1_000_000
+    return pd.DatetimeIndex(nanos.view("M8[ns]"), copy=False).tz_localize("UTC")
 
 
 def _single_frame(result: Sequence[Any] | None, *, text: bool) -> pd.DataFrame:

@@ -80,7 +80,12 @@ class Report:
     expanded: str
     findings: tuple[Finding, ...] = ()
     series: int | None = None
-    stats: Mapping[str, Any] | None = field(default=None, compare=False)
+    # Not in repr: the timings differ on every run (notebook outputs must not).
+    stats: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's text form: the readable table, as ``print(report)`` shows it."""
+        printer.text(str(self))
 
     @property
     def ok(self) -> bool:

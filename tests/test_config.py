@@ -212,3 +212,11 @@ def test_a_bad_prometheus_url_variable_is_named():
 def test_redact_url():
     assert redact_url("https://bob:hunter2@prom.example/x") == "https://prom.example/x"
     assert redact_url("http://127.0.0.1:9090") == "http://127.0.0.1:9090"
+
+
+def test_credentials_in_the_url_win_over_the_environment():
+    settings = Settings.from_env(
+        url="http://bob:from-url@127.0.0.1:9090",
+        environ={"PROMETHEUS_USERNAME": "alice", "PROMETHEUS_PASSWORD": "from-env"},
+    )
+    assert (settings.username, settings.password) == ("bob", "from-url")

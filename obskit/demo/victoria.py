@@ -121,7 +121,10 @@ class DemoVictoriaMetrics:
     def _wait_searchable(self, session: requests.Session, timeout: float = 60.0) -> None:
         """Wait until the newest imported sample answers queries (ingestion is asynchronous)."""
         end = self.spec.end.timestamp()
-        params = {"query": "max(timestamp(voicebot_active_calls))", "time": end}
+        params: dict[str, str | float] = {
+            "query": "max(timestamp(voicebot_active_calls))",
+            "time": end,
+        }
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             body = session.get(f"{self.url}/api/v1/query", params=params, timeout=10).json()
