@@ -24,7 +24,7 @@ from ..errors import DemoError
 from .backfill import BuildReport, ensure_blocks, find_binary
 from .scenario import DemoSpec
 
-__all__ = ["DemoPrometheus", "free_port", "status", "stop"]
+__all__ = ["DemoPrometheus", "DemoServer", "free_port", "status", "stop", "terminate"]
 
 log = logging.getLogger("obskit")
 HOST = "127.0.0.1"
@@ -61,8 +61,43 @@ def _config_text(spec: DemoSpec, live_port: int | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class DemoServer:
+    """What the demo servers share: a spec and a port on 127.0.0.1 (tests use these names)."""
+
+    spec: DemoSpec
+    port: int | None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def end(self) -> datetime:
+        return self.spec.end
+
+    @property
+    def start_time(self) -> datetime:
+        return self.spec.start
+
+    @property
+    def step_seconds(self) -> int:
+        return self.spec.step
+
+
 @dataclass
-class DemoPrometheus:
+class DemoPrometheus(DemoServer):
     """A real Prometheus over the demo data, bound to 127.0.0.1 only.
 
     >>> with DemoPrometheus(DemoSpec(days=1)) as prom:  # doctest: +SKIP
@@ -80,22 +115,6 @@ class DemoPrometheus:
     simulator: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     build: BuildReport | None = field(default=None, init=False, repr=False)
     _own_workdir: bool = field(default=False, init=False, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def end(self) -> datetime:
-        return self.spec.end
-
-    @property
-    def start_time(self) -> datetime:
-        return self.spec.start
-
-    @property
-    def step_seconds(self) -> int:
-        return self.spec.step
 
     def start(self, *, detach: bool = False) -> DemoPrometheus:
         """Build or reuse the data, start Prometheus and wait until it is ready."""
@@ -187,14 +206,8 @@ class DemoPrometheus:
 
     def stop(self) -> None:
         """Stop Prometheus and remove the run directory obskit created."""
-        for proc in (self.process, self.simulator):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        terminate(self.process)
+        terminate(self.simulator)
         self.process = self.simulator = None
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -13,7 +13,6 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -21,7 +20,7 @@ import requests
 from ..errors import DemoError
 from .generate import DemoData, generate, render_window, windows
 from .scenario import DemoSpec
-from .server import HOST, free_port
+from .server import HOST, DemoServer, free_port, terminate
 
 __all__ = ["DemoVictoriaMetrics"]
 
@@ -39,7 +38,7 @@ def _import_text(data: DemoData, lo: int, hi: int) -> bytes:
 
 
 @dataclass
-class DemoVictoriaMetrics:
+class DemoVictoriaMetrics(DemoServer):
     """A VictoriaMetrics process on 127.0.0.1 holding the demo data; a context manager.
 
     >>> with DemoVictoriaMetrics(DemoSpec(days=1)) as vm:  # doctest: +SKIP
@@ -50,22 +49,6 @@ class DemoVictoriaMetrics:
     port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     workdir: Path | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def end(self) -> datetime:
-        return self.spec.end
-
-    @property
-    def start_time(self) -> datetime:
-        return self.spec.start
-
-    @property
-    def step_seconds(self) -> int:
-        return self.spec.step
 
     def start(self) -> DemoVictoriaMetrics:
         binary = shutil.which("victoria-metrics")
@@ -137,13 +120,7 @@ class DemoVictoriaMetrics:
         )
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
