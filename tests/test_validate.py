@@ -218,7 +218,7 @@ def test_metadata_failure_falls_back_to_offline() -> None:
     assert [f.rule for f in report.findings] == ["metadata-unavailable"]
 
 
-# -- the real demo Prometheus (the session fixture from tests/conftest.py) ---------------------
+# -- the real demo Prometheus (the session fixture from conftest.py) ---------------------
 
 
 @pytest.fixture
@@ -226,7 +226,7 @@ def live(request: pytest.FixtureRequest) -> tuple[Any, Any]:
     try:
         return request.getfixturevalue("demo_client"), request.getfixturevalue("demo")
     except pytest.FixtureLookupError:
-        pytest.skip("needs the demo_client fixture from tests/conftest.py")
+        pytest.skip("needs the demo_client fixture from conftest.py")
 
 
 BUILT = {

@@ -1,4 +1,7 @@
-"""Session fixtures: one real demo Prometheus (127.0.0.1, free port) shared by tests and notebooks."""
+"""Session fixtures: one real demo Prometheus (127.0.0.1, free port) for tests/ and notebooks/.
+
+At the repository root, so that `pytest --nbval notebooks/` on its own gets the demo too.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 from obskit import config
 from obskit.demo import DemoPrometheus, DemoSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 # Captured before any test clears the environment: where cached demo data lives on this machine.
 CACHE_ROOT = config.cache_dir()
 _DEMO: DemoPrometheus | None = None
