@@ -166,9 +166,12 @@ def decode(
     if envelope.get("status") != "success" or not 200 <= status < 300:
         message = str(envelope.get("error") or _snippet(body))
         raise _error(status, envelope.get("errorType"), message, query, url)
-    notes = Decoded(
-        envelope.get("data"), _strings(envelope, "warnings"), _strings(envelope, "infos")
-    )
+    return _decoded(envelope, envelope.get("data"), query, warn)
+
+
+def _decoded(envelope: dict[str, Any], data: Any, query: str | None, warn: bool) -> Decoded:
+    """``data`` with the envelope's warnings and infos (emitted now when ``warn``)."""
+    notes = Decoded(data, _strings(envelope, "warnings"), _strings(envelope, "infos"))
     if warn:
         emit_notes(notes.warnings, notes.infos, query)
     return notes
@@ -196,14 +199,7 @@ def decode_matrix(
     if parsed is None:
         return decode(body, status=status, query=query, url=url, warn=warn)
     envelope, columns = parsed
-    notes = Decoded(
-        {**envelope["data"], "result": columns},
-        _strings(envelope, "warnings"),
-        _strings(envelope, "infos"),
-    )
-    if warn:
-        emit_notes(notes.warnings, notes.infos, query)
-    return notes
+    return _decoded(envelope, {**envelope["data"], "result": columns}, query, warn)
 
 
 def emit_notes(warnings: Sequence[str], infos: Sequence[str], query: str | None) -> None:
