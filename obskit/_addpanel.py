@@ -201,12 +201,19 @@ def make_spec(
     legend: str | None,
     description: str | None,
     client: Any,
+    scrape_interval: float,
 ) -> dict[str, Any]:
-    """The sidecar entry for a query (no ``id`` yet); raises ValidationError on errors."""
+    """The sidecar entry for a query (no ``id`` yet); raises ValidationError on errors.
+
+    ``scrape_interval`` is the data source's, for the rules on range windows.
+    """
     if not title or not title.strip():
         raise ConfigError("title must be a non-empty string, e.g. title='LLM p95 by model'")
     expr = use_rate_interval(expr.strip())
-    report = validate(expr, client, dashboard=True, variables=variable_values(data))
+    report = validate(
+        expr, client, dashboard=True, variables=variable_values(data),
+        scrape_interval=scrape_interval,
+    )  # fmt: skip
     report.raise_for_findings()
     unit = unit or infer_unit(expr)
     chosen = _ALIASES.get(kind or "", kind)

@@ -36,6 +36,7 @@ class Query:
     range_seconds: float
     max_data_points: int
     variables: dict[str, Any]
+    scrape_interval: float = SCRAPE_INTERVAL
 
 
 def resolve(text: str, at: datetime, tz: str, *, end: bool = False) -> datetime:
@@ -123,21 +124,27 @@ def variable_values(data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def plan(data: dict[str, Any], at: datetime) -> list[Query]:
-    """Every target of the dashboard as Grafana would send it at ``at``."""
+def plan(
+    data: dict[str, Any], at: datetime, scrape_interval: float = SCRAPE_INTERVAL
+) -> list[Query]:
+    """Every target of the dashboard as Grafana would send it at ``at``.
+
+    ``scrape_interval`` is the data source's (Grafana's ``timeInterval``): the lowest
+    step and the base of ``$__rate_interval``.
+    """
     variables = variable_values(data)
     out = []
     for panel in data.get("panels", []):
         start, end = panel_range(data, panel, at)
         span = max((end - start).total_seconds(), 1.0)
         points = int(panel.get("maxDataPoints") or 1000)
-        low = parse_duration(panel.get("interval") or SCRAPE_INTERVAL, "interval")
-        step = grafana_interval(span, points, max(low, SCRAPE_INTERVAL))
+        low = parse_duration(panel.get("interval") or scrape_interval, "interval")
+        step = grafana_interval(span, points, max(low, scrape_interval))
         for target in panel.get("targets") or []:
             expr = str(target.get("expr") or "")
             expanded = expand(
-                expr, interval=step, scrape_interval=SCRAPE_INTERVAL,
-                range_seconds=span, max_data_points=points, variables=variables,
+                expr, interval=step, scrape_interval=scrape_interval,
+                range_seconds=span, max_data_points=points, variables=variables, end=end,
             )  # fmt: skip
             out.append(
                 Query(
@@ -155,6 +162,7 @@ def plan(data: dict[str, Any], at: datetime) -> list[Query]:
                     span,
                     points,
                     variables,
+                    scrape_interval,
                 )
             )
     return out

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TypeAlias
 
+from . import config
 from ._time import format_duration, parse_duration
 from .errors import ConfigError
 
@@ -115,14 +117,21 @@ def builtin_values(
     scrape_interval: float | str = 30,
     range_seconds: float = 21600,
     max_data_points: int = 1000,
+    end: datetime | None = None,
 ) -> dict[str, str]:
-    """The text Grafana puts in place of each ``$__`` macro for these panel settings."""
+    """The text Grafana puts in place of each ``$__`` macro for these panel settings.
+
+    ``$__from``/``$__to`` are the range's ends in epoch milliseconds, the range ending
+    at ``end`` (default :func:`obskit.now`); their ``:date`` formats are applied by
+    :func:`expand`.
+    """
     if interval is None:
         seconds = grafana_interval(range_seconds, max_data_points, scrape_interval)
     else:
         seconds = parse_duration(interval, "interval")
     rate_s = rate_interval(seconds, scrape_interval)
     range_s = round(range_seconds)
+    to_ms = round((end or config.now()).timestamp() * 1000)
     return {
         "__interval": format_duration(seconds),
         "__interval_ms": str(round(seconds * 1000)),
@@ -131,10 +140,42 @@ def builtin_values(
         "__range": f"{range_s}s",
         "__range_s": str(range_s),
         "__range_ms": str(round(range_seconds * 1000)),
+        "__from": str(to_ms - round(range_seconds * 1000)),
+        "__to": str(to_ms),
     }
 
 
-BUILTINS = tuple(builtin_values())
+#: The builtins that are instants; ``${__to:date:seconds}`` etc. format them.
+INSTANTS = ("__from", "__to")
+
+
+def format_instant(ms_text: str, fmt: str | None, name: str = "__to") -> str:
+    """``$__from``/``$__to`` (epoch ms) in one of Grafana's formats.
+
+    ``None`` keeps milliseconds; ``date:seconds`` gives epoch seconds (what PromQL's
+    ``@`` wants); ``date`` and ``date:iso`` give ISO 8601 in UTC, as Grafana does.
+
+    >>> format_instant("1771092000000", "date:seconds")
+    '1771092000'
+    >>> format_instant("1771092000000", "date:iso")
+    '2026-02-14T18:00:00.000Z'
+    """
+    ms = int(ms_text)
+    if fmt is None:
+        return ms_text
+    if fmt == "date:seconds":
+        return str(ms // 1000)
+    if fmt in ("date", "date:iso"):
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    raise ConfigError(
+        f"${{{name}:{fmt}}}: obskit expands ${{{name}}}, ${{{name}:date:seconds}}, "
+        f"${{{name}:date}} and ${{{name}:date:iso}}; use one of those (custom date "
+        "formats are Grafana-only)"
+    )
+
+
+BUILTINS = tuple(builtin_values(end=datetime.fromtimestamp(0, UTC)))
 
 
 @dataclass(frozen=True)
@@ -251,6 +292,7 @@ def expand(
     max_data_points: int = 1000,
     variables: Mapping[str, VariableValue] | None = None,
     all_value: str = ".*",
+    end: datetime | None = None,
 ) -> str:
     """The query Grafana would send: ``$__`` macros and dashboard variables replaced.
 
@@ -258,7 +300,7 @@ def expand(
     ----------
     expr : str
         A query with ``$__interval``, ``$__interval_ms``, ``$__rate_interval``,
-        ``$__range``, ``$__range_s``, ``$__range_ms`` and ``$var``/``${var}``/``[[var]]``.
+        ``$__range``, ``$__range_s``, ``$__range_ms``, ``$__from``, ``$__to`` and ``$var``/``${var}``/``[[var]]``.
     interval : float or str, optional
         The panel's ``$__interval``; by default :func:`grafana_interval` of
         ``range_seconds`` / ``max_data_points`` with the scrape interval as minimum.
@@ -272,6 +314,9 @@ def expand(
         Variable values: a string, a list for multi-value variables, ``"$__all"`` for All.
     all_value : str
         What All becomes (Grafana's "Custom all value", e.g. ``.*`` or ``.+``).
+    end : datetime, optional
+        Where the dashboard range ends, for ``$__to`` and ``$__from`` (also
+        ``${__to:date:seconds}``, ``${__to:date:iso}``); default :func:`obskit.now`.
 
     Returns
     -------
@@ -289,10 +334,13 @@ def expand(
         scrape_interval=scrape_interval,
         range_seconds=range_seconds,
         max_data_points=max_data_points,
+        end=end,
     )
     given = dict(variables or {})
 
     def resolve(ref: Ref) -> str | None:
+        if ref.name in INSTANTS:
+            return format_instant(builtins[ref.name], ref.fmt, ref.name)
         if ref.name in builtins:
             return builtins[ref.name]
         if ref.name in given:

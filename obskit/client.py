@@ -120,7 +120,7 @@ class Client:
         """
         _check_expr(expr)
         at = _time.parse_time(time, "time")
-        params = {"query": self._expanded(expr, None, 3600.0, variables), "time": _unix(at)}
+        params = {"query": self._expanded(expr, None, 3600.0, variables, at), "time": _unix(at)}
         with _api.gc_paused():
             result = self._call("query", params, what=expr)
             self._check_budget(result.data, expr)
@@ -146,7 +146,7 @@ class Client:
         {'totalQueryableSamples': 1210, 'peakSamples': 24}
         """
         at = _time.parse_time(time, "time")
-        sent = self._expanded(expr, None, 3600.0, None)
+        sent = self._expanded(expr, None, 3600.0, None, at)
         params = {"query": sent, "time": _unix(at), "stats": "all"}
         data = self._call("query", params, what=expr, warn=False).data
         stats = data.get("stats") if isinstance(data, dict) else None
@@ -191,11 +191,12 @@ class Client:
         windows = _chunks.windows(_ms(t0), _ms(t1), step_ms, self.settings.max_points)
         params = {"start": t0.isoformat(), "end": t1.isoformat(), "step": step_ms / 1000}
         with _api.gc_paused():
-            runnable = self._expanded(expr, step_ms / 1000, (t1 - t0).total_seconds(), variables)
+            span = (t1 - t0).total_seconds()
+            runnable = self._expanded(expr, step_ms / 1000, span, variables, t1)
             sent = _pin_start_end(runnable, t0, t1)  # chunks must agree on start() and end()
             if points > PRECHECK_POINTS:
                 series = self._precheck_budget(sent, expr, t1)
-                windows = _overlapped(windows, series, points, step_ms)
+                windows = _pipelined(windows, series, points, step_ms)
             results = self._fetch_windows(expr, sent, windows, step_ms, progress)
             frame = frames.matrix_frame(
                 [r.data["result"] or [] for r in results],
@@ -215,6 +216,7 @@ class Client:
         interval: float | None,
         range_seconds: float,
         variables: Mapping[str, Any] | None,
+        end: datetime,
     ) -> str:
         """``expr`` with Grafana macros and variables expanded (unchanged without any)."""
         if "$" not in expr and "[[" not in expr:
@@ -227,6 +229,7 @@ class Client:
             scrape_interval=self.settings.scrape_interval,
             range_seconds=max(range_seconds, 1.0),
             variables=variables,
+            end=end,
         )
 
     def _step_ms(self, step: _time.DurationLike | None, span: float) -> int:
@@ -476,19 +479,28 @@ def _check_expr(expr: object) -> None:
         )
 
 
-#: A single range answer above this many samples is fetched as two halves at once, so the
-#: server computes the second half while the first is parsed (measured in benchmarks/).
-OVERLAP_SAMPLES = 400_000
+#: Range answers are fetched in pieces of about this many samples once the series count
+#: is known, so the server encodes the next piece while this process parses the last one
+#: (a pipeline over two cores; measured in benchmarks/query_range.py).
+CHUNK_SAMPLES = 250_000
 
 
-def _overlapped(
+def _pipelined(
     windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int
 ) -> list[tuple[int, int]]:
-    """Split one big window in two on the step grid; leave everything else as planned."""
-    if len(windows) != 1 or not series or series * points < OVERLAP_SAMPLES:
+    """Re-split the planned windows on the step grid into pieces of ~CHUNK_SAMPLES samples.
+
+    Never into larger windows than planned (those respect Prometheus' point cap); an
+    unknown series count, or an answer below two pieces, leaves the plan as it is.
+    """
+    if not series or series * points < 2 * CHUNK_SAMPLES:
         return windows
-    start, end = windows[0]
-    return _chunks.windows(start, end, step_ms, (points + 1) // 2)
+    planned = max(1 + (w[1] - w[0]) // step_ms for w in windows)
+    pieces = -(-series * points // CHUNK_SAMPLES)  # ceil
+    per_piece = min(planned, -(-points // pieces))
+    if per_piece >= planned:
+        return windows
+    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, per_piece)
 
 
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:

@@ -24,6 +24,7 @@ from . import _dashjson, _sidecar, config
 from ._atomic import remove_leftovers, write_atomic
 from ._dashcheck import Problem, check_structure
 from ._dashquery import Query, plan
+from ._provisioning import scrape_interval
 from .errors import AuthError, DashboardError, ObskitError, TLSError, UnreachableError
 
 __all__ = [
@@ -211,13 +212,14 @@ def check(
     """
     folder = dashboards_dir(grafana_dir)
     moment = _instant(at)
+    interval = scrape_interval(folder.parent)
     found = [] if dashboards is not None else _orphans(folder)
     boards: list[tuple[str, list[Query]]] = []
     for source in _sources(folder, dashboards):
         problems, data = _check_files(source)
         found += problems
         if data is not None:
-            queries, unreadable = _plan(source, data, moment)
+            queries, unreadable = _plan(source, data, moment, interval)
             found += unreadable
             boards.append((_json_path(source).name, queries))
     for file, queries in boards:
@@ -230,11 +232,11 @@ def check(
 
 
 def _plan(
-    source: Path, data: dict[str, Any], moment: datetime
+    source: Path, data: dict[str, Any], moment: datetime, interval: float
 ) -> tuple[list[Query], list[Problem]]:
     """The JSON's queries, or a problem (not a crash) when hand edits broke its shape."""
     try:
-        return plan(data, moment), []
+        return plan(data, moment, interval), []
     except (AttributeError, LookupError, TypeError, ValueError) as exc:
         return [], [_unreadable(source, exc)]
 
@@ -305,7 +307,7 @@ def _check_queries(file: str, queries: list[Query]) -> list[Problem]:
     for q in queries:
         report = validate(
             q.expr, dashboard=True, variables=q.variables, range_seconds=q.range_seconds,
-            max_data_points=q.max_data_points,
+            max_data_points=q.max_data_points, scrape_interval=q.scrape_interval,
         )  # fmt: skip
         for finding in report.errors:
             message = f"[{finding.rule}] {finding.message}: {q.expr}"
@@ -415,12 +417,13 @@ def add_panel(
     """
     from ._addpanel import make_spec
 
-    source = _sources(dashboards_dir(grafana_dir), [dashboard_name])[0]
+    folder = dashboards_dir(grafana_dir)
+    source = _sources(folder, [dashboard_name])[0]
     with _sidecar.locked(source):  # another process adding a panel now waits: no lost update
         data = json.loads(render(source))
         spec = make_spec(
             data, expr, title=title, kind=kind, unit=unit, legend=legend,
-            description=description, client=client,
+            description=description, client=client, scrape_interval=scrape_interval(folder.parent),
         )  # fmt: skip
         sidecar = _sidecar.sidecar_path(source)
         current = _sidecar.added_specs(source)
@@ -481,12 +484,14 @@ def preview(
     """
     from ._preview import page
 
-    source = _sources(dashboards_dir(grafana_dir), [dashboard_name])[0]
+    folder = dashboards_dir(grafana_dir)
+    source = _sources(folder, [dashboard_name])[0]
     data = json.loads(render(source))
     moment = _instant(at)
+    queries = plan(data, moment, scrape_interval(folder.parent))
     frames: dict[tuple[int, str], pd.DataFrame] = {}
     with _client(client, prometheus) as runner:
-        for q in plan(data, moment):
+        for q in queries:
             try:
                 frames[(q.panel_id, q.ref_id)] = run_query(runner, q)
             except ObskitError as exc:
@@ -494,5 +499,5 @@ def preview(
                     "%s: panel %r refId %s failed: %s", dashboard_name, q.panel, q.ref_id, exc
                 )
     target = Path(out) if out is not None else Path.cwd() / f"{dashboard_name}.preview.html"
-    write_atomic([(target, page(data, plan(data, moment), frames))])
+    write_atomic([(target, page(data, queries, frames))])
     return target

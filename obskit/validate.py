@@ -31,6 +31,7 @@ from . import lint as _lint
 from ._ast import walk
 from ._grafana import expand
 from ._lintctx import name_of
+from ._time import parse_time
 from .errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
 from .lint import Finding
 from .promql import parse
@@ -185,7 +186,8 @@ def validate(
         "range_seconds": range_seconds,
         "max_data_points": max_data_points,
     }
-    expanded = expand(expr, variables=variables, **panel)
+    at = None if time is None else parse_time(time, "time")
+    expanded = expand(expr, variables=variables, end=at, **panel)
     options: dict[str, Any] = {"dashboard": dashboard, "variables": variables, **panel}
     try:
         root = parse(expr, variables=variables, **panel)

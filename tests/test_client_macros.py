@@ -1,8 +1,11 @@
-"""Client execution details: Grafana macros expanded to run a query; big answers fetched in overlapping halves."""
+"""Client execution details: Grafana macros expanded to run a query; big answers fetched in pipelined pieces."""
+
+import itertools
 
 import pytest
 
 from obskit import promql
+from obskit.demo import PINNED_END as END
 
 
 @pytest.mark.prometheus
@@ -28,19 +31,46 @@ def test_range_macro_and_variables_in_an_instant_query(demo_client, demo):
     assert both["value"].iloc[0] > one["value"].iloc[0] > 0
 
 
+@pytest.mark.prometheus
+def test_from_and_to_are_the_queried_range(demo_client, demo):
+    frame = demo_client.query("vector(${__to:date:seconds})", demo.end)
+    assert frame["value"].tolist() == [demo.end.timestamp()]
+    start = demo.end.timestamp() - 600
+    frame = demo_client.query_range(
+        "vector(${__to:date:seconds} - ${__from:date:seconds})", start, demo.end, step="5m"
+    )
+    assert frame["value"].tolist() == [600.0] * 3  # the range, at every step
+    at_end = demo_client.query_range(
+        "sum(voicebot_active_calls @ ${__to:date:seconds})", start, demo.end, step="5m"
+    )
+    assert at_end["value"].nunique() == 1  # pinned to the range's end, like Grafana's
+    assert (
+        at_end["value"].iloc[0]
+        == demo_client.query("sum(voicebot_active_calls)", demo.end)["value"].iloc[0]
+    )
+
+
 def test_queries_without_macros_are_sent_unchanged(demo_client):
-    assert demo_client._expanded("rate(x[5m])", 60, 3600, None) == "rate(x[5m])"
-    assert demo_client._expanded('x{a=~"b$"}', 60, 3600, None) == 'x{a=~"b$"}'
+    assert demo_client._expanded("rate(x[5m])", 60, 3600, None, END) == "rate(x[5m])"
+    assert demo_client._expanded('x{a=~"b$"}', 60, 3600, None, END) == 'x{a=~"b$"}'
 
 
-def test_one_big_window_is_split_in_two_on_the_step_grid_for_overlap():
-    from obskit.client import OVERLAP_SAMPLES, _overlapped
+def test_big_answers_are_fetched_in_pieces_of_about_chunk_samples_on_the_step_grid():
+    from obskit import _chunks
+    from obskit.client import CHUNK_SAMPLES, _pipelined
 
     one = [(0, 1440 * 60_000)]
-    halves = _overlapped(one, series=1_000, points=1441, step_ms=60_000)
-    assert halves == [(0, 720 * 60_000), (721 * 60_000, 1440 * 60_000)]
-    assert _overlapped(one, series=10, points=1441, step_ms=60_000) == one  # small: unchanged
-    assert OVERLAP_SAMPLES > 10 * 1441
-    assert _overlapped(one, series=None, points=1441, step_ms=60_000) == one
-    many = [(0, 10), (11, 20)]
-    assert _overlapped(many, series=10**6, points=21, step_ms=1) == many  # already chunked
+    pieces = _pipelined(one, series=1_000, points=1441, step_ms=60_000)
+    sizes = [1 + (end - start) // 60_000 for start, end in pieces]
+    assert len(pieces) == -(-1_000 * 1441 // CHUNK_SAMPLES) and sum(sizes) == 1441
+    assert max(sizes) * 1_000 <= CHUNK_SAMPLES + 1_000  # about CHUNK_SAMPLES each
+    assert all(b[0] - a[1] == 60_000 for a, b in itertools.pairwise(pieces))
+    assert _pipelined(one, series=10, points=1441, step_ms=60_000) == one  # small: unchanged
+    assert _pipelined(one, series=None, points=1441, step_ms=60_000) == one  # count unknown
+    # chunks planned for Prometheus' point cap are re-split, never merged into larger ones
+    capped = _chunks.windows(0, 40_320 * 15_000, 15_000, 11_000)
+    finer = _pipelined(capped, series=46, points=40_321, step_ms=15_000)
+    assert len(finer) > len(capped) and finer[0][0] == 0 and finer[-1][1] == capped[-1][1]
+    assert max(1 + (e - s) // 15_000 for s, e in finer) <= 11_000
+    few = _pipelined(capped, series=2, points=40_321, step_ms=15_000)
+    assert few == capped  # 80 k samples: the capped plan stands

@@ -19,6 +19,7 @@ from obskit._dashcheck import bad_windows, check_structure
 from obskit._dashjson import TARGET_KEYS
 from obskit._dashquery import panel_range, plan, resolve, variable_values
 from obskit._preview import page
+from obskit._provisioning import scrape_interval
 from obskit.errors import DashboardError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -307,6 +308,70 @@ def test_datasource_uids_match_the_dashboards() -> None:
     used = {t["datasource"]["uid"] for n in NAMES for p in _panels(n) for t in p["targets"]}
     assert used == {prometheus["uid"]} == {"prometheus"}
     assert prometheus["jsonData"]["timeInterval"] == "30s"
+
+
+def _set_time_interval(grafana_dir: Path, line: str) -> Path:
+    path = grafana_dir / "provisioning" / "datasources" / "datasources.yml"
+    text = path.read_text()
+    assert "      timeInterval: 30s\n" in text
+    path.write_text(text.replace("      timeInterval: 30s\n", line))
+    return path
+
+
+def test_scrape_interval_comes_from_the_provisioned_datasource(grafana_copy: Path) -> None:
+    assert scrape_interval(GRAFANA) == 30.0
+    _set_time_interval(grafana_copy, "      timeInterval: 1m\n")
+    assert scrape_interval(grafana_copy) == 60.0
+    path = grafana_copy / "provisioning" / "datasources" / "datasources.yml"
+    path.write_text(path.read_text().replace("      timeInterval: 1m\n", ""))
+    assert scrape_interval(grafana_copy) == 15.0  # Grafana's default without a setting
+
+
+def test_scrape_interval_without_provisioning_is_grafanas_default(tmp_path: Path) -> None:
+    assert scrape_interval(tmp_path) == 15.0
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [("      timeInterval: thirty\n", "timeInterval 'thirty'.*like 30s"),
+     ("      timeInterval: [30s\n", "cannot be read.*fix the YAML")],
+)  # fmt: skip
+def test_a_bad_scrape_interval_names_the_file(grafana_copy: Path, line: str, match: str) -> None:
+    path = _set_time_interval(grafana_copy, line)
+    with pytest.raises(DashboardError, match=match) as caught:
+        dashboards.check(grafana_dir=grafana_copy, live=False)
+    assert str(path) in str(caught.value)
+
+
+class _Recording:
+    """The demo client, remembering every range query it is asked to run."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.sent = client, []
+
+    def query(self, expr: str, **kwargs: Any) -> pd.DataFrame:
+        self.sent.append(expr)
+        return self.client.query(expr, **kwargs)
+
+    def query_range(self, expr: str, *args: Any) -> pd.DataFrame:
+        self.sent.append(expr)
+        return self.client.query_range(expr, *args)
+
+
+@pytest.mark.prometheus
+def test_check_expands_macros_with_the_provisioned_scrape_interval(
+    grafana_copy: Path, demo_client: Any
+) -> None:
+    runner = _Recording(demo_client)
+    assert dashboards.check(["application-metrics"], grafana_dir=grafana_copy, client=runner,
+                            at=AT) == []  # fmt: skip
+    at_30s = [e for e in runner.sent if "[2m]" in e]
+    _set_time_interval(grafana_copy, "      timeInterval: 1m\n")
+    runner.sent.clear()
+    assert dashboards.check(["application-metrics"], grafana_dir=grafana_copy, client=runner,
+                            at=AT) == []  # fmt: skip
+    assert at_30s and not [e for e in runner.sent if "[2m]" in e]
+    assert len([e for e in runner.sent if "[4m]" in e]) == len(at_30s)  # 4 x 1m, not 4 x 30s
 
 
 def test_postgres_credentials_come_from_the_environment() -> None:

@@ -305,6 +305,11 @@ def test_undeclared_variable_is_named_once() -> None:
     assert "$g" in undeclared[0].message and "${h}" in undeclared[1].message
 
 
+def test_grafana_time_range_builtins_are_not_undeclared() -> None:
+    expr = "sum(voicebot_active_calls @ ${__to:date:seconds}) + ($__to - $__from) * 0"
+    assert "undeclared-variable" not in rules_of(lint(expr))
+
+
 def test_syntax_error_finding_has_the_position() -> None:
     (finding,) = lint("sum(rate(voicebot_calls_total[5m])")
     assert finding.rule == "syntax-error"

@@ -218,6 +218,24 @@ def test_expand_builtins() -> None:
     assert got == "1m 1m 60000 2m 2m 120000 86400s 86400 86400000"
 
 
+def test_expand_from_and_to_in_grafanas_formats() -> None:
+    from datetime import UTC, datetime
+
+    end = datetime(2026, 2, 14, 18, tzinfo=UTC)
+    expr = "$__from ${__to} ${__to:date:seconds} ${__from:date:iso} ${__to:date}"
+    got = promql.expand(expr, range_seconds=3600, end=end)
+    assert got == (
+        "1771088400000 1771092000000 1771092000 2026-02-14T17:00:00.000Z 2026-02-14T18:00:00.000Z"
+    )
+    with pytest.raises(ConfigError, match=r"\$\{__to:date:YYYY\}.*date:seconds"):
+        promql.expand("${__to:date:YYYY}", end=end)
+
+
+def test_expand_from_and_to_default_to_obskit_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBSKIT_NOW", "2026-02-14T18:00:00Z")
+    assert promql.expand("x @ ${__to:date:seconds}") == "x @ 1771092000"
+
+
 def test_expand_explicit_interval() -> None:
     got = promql.expand("rate(x[$__rate_interval]) [$__interval]", interval="5m")
     assert got == "rate(x[5m30s]) [5m]"
