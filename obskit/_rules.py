@@ -486,6 +486,104 @@ def _rule_multi_value_equality(ctx: Context) -> list[Finding]:
     return found
 
 
+# -- vector matching ------------------------------------------------------------------------
+
+#: Binary operators that pair series one to one (``or`` keeps both sides: never empty).
+_MATCHING_OPS = {"+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=",
+                 "and", "unless"}  # fmt: skip
+_SCALAR_FUNCS = {"scalar", "time", "pi"}
+_RELABELING_FUNCS = {"label_replace", "label_join", "absent", "absent_over_time"}
+Labels = frozenset[str]
+SCALAR = "scalar"
+
+
+def _output_labels(node: Any) -> Labels | str | None:
+    """The label names every series of ``node`` has, when aggregation fixes them.
+
+    :data:`SCALAR` for a scalar; ``None`` when they depend on the data (a bare selector,
+    ``without``, relabeling), so nothing is claimed about it.
+    """
+    node = unwrap(node)
+    if isinstance(node, pp.NumberLiteral):
+        return SCALAR
+    if isinstance(node, pp.AggregateExpr):
+        op, modifier = str(node.op), node.modifier
+        if op in KEEP_LABELS:
+            return _output_labels(node.expr)
+        if op == "count_values":
+            return None
+        if modifier is None:
+            return frozenset()
+        return frozenset(modifier.labels) if str(modifier.type).endswith("By") else None
+    if isinstance(node, pp.Call):
+        name = node.func.name
+        if name in _SCALAR_FUNCS:
+            return SCALAR
+        if name == "vector":
+            return frozenset()
+        vectors = [
+            a for a in node.args if not isinstance(unwrap(a), pp.NumberLiteral | pp.StringLiteral)
+        ]
+        if name in _RELABELING_FUNCS or len(vectors) != 1:
+            return None
+        inner = _output_labels(vectors[0])
+        if name == "histogram_quantile" and isinstance(inner, frozenset):
+            return inner - {"le"}
+        return inner
+    if isinstance(node, pp.MatrixSelector | pp.SubqueryExpr | pp.UnaryExpr):
+        return _output_labels(node.expr) if not isinstance(node, pp.MatrixSelector) else None
+    if isinstance(node, pp.BinaryExpr):
+        lhs, rhs = _output_labels(node.lhs), _output_labels(node.rhs)
+        if lhs == SCALAR:
+            return rhs
+        if rhs == SCALAR or (
+            (node.modifier is None or node.modifier.matching is None) and lhs == rhs
+        ):
+            return lhs
+    return None
+
+
+def _rule_vector_matching(ctx: Context) -> list[Finding]:
+    found = []
+    for visit in ctx.visits:
+        node = visit.node
+        if not isinstance(node, pp.BinaryExpr) or str(node.op) not in _MATCHING_OPS:
+            continue
+        if node.modifier is not None and node.modifier.matching is not None:
+            continue  # on(...)/ignoring(...): the author chose the matching
+        lhs, rhs = _output_labels(node.lhs), _output_labels(node.rhs)
+        if not isinstance(lhs, frozenset) or not isinstance(rhs, frozenset) or lhs == rhs:
+            continue
+        found.append(_mismatch(ctx, visit, lhs, rhs))
+    return found
+
+
+def _mismatch(ctx: Context, visit: Visit, lhs: Labels, rhs: Labels) -> Finding:
+    left, right = child(visit, "lhs"), child(visit, "rhs")
+    op = str(visit.node.op)
+    outcome = "nothing is removed" if op == "unless" else "the result is empty"
+    message = (
+        f"{ctx.text(visit)}: the left side's series have the labels ({_names(lhs)}) and the "
+        f"right side's ({_names(rhs)}); {op} pairs series whose labels are all equal, so "
+        f"nothing matches and {outcome}. "
+    )
+    if not (lhs < rhs or rhs < lhs):
+        message += "Aggregate both sides by the same labels, or match with on(...) group_left"
+        return Finding("vector-matching", "warning", message)
+    matching = f"on({', '.join(sorted(lhs & rhs))})"
+    if op not in ("and", "unless"):  # set operators match many-to-many without grouping
+        matching += " group_left" if rhs < lhs else " group_right"
+    message += (
+        f"Match on the shared labels ({op} {matching}), or aggregate both sides by the same labels"
+    )
+    fix = ctx.fix({visit.path: f"{ctx.text(left)} {op} {matching} {ctx.text(right)}"})
+    return Finding("vector-matching", "warning", message, fix)
+
+
+def _names(labels: Labels) -> str:
+    return ", ".join(sorted(labels)) or "none"
+
+
 def _all_selected(value: Any) -> bool:
     return value is not None and not isinstance(value, str) and grafana.ALL in value
 
@@ -504,4 +602,5 @@ RULE_FUNCS: tuple[Callable[[Context], list[Finding]], ...] = (
     _rule_unknown,
     _rule_multi_value_equality,
     _rule_division,
+    _rule_vector_matching,
 )

@@ -22,6 +22,7 @@ unknown-label             warning   a label the metric does not have
 unknown-label-value       warning   a label value that never occurs
 multi-value-equality      warning   a multi-value variable inside ``=`` instead of ``=~``
 division-unguarded        warning   ``a / b`` where b can be 0 (NaN/Inf), no ``> 0`` guard
+vector-matching           warning   ``sum by (a) (x) / sum by (b) (y)``: label sets differ, empty
 series-budget             warning   more series than the budget (error for a real count)
 ========================  ========  =======================================================
 """
@@ -60,6 +61,7 @@ RULES = (
     "unknown-label-value",
     "multi-value-equality",
     "division-unguarded",
+    "vector-matching",
     "series-budget",
 )
 

@@ -80,6 +80,11 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "sum(rate(voicebot_calls_total[5m])) / (sum(rate(voicebot_transfers_total[5m])) > 0)",
         {},
     ),
+    "vector-matching": (
+        f"sum by (model) (rate({LLM}_count[5m])) / sum(rate({LLM}_count[5m]))",
+        f"sum by (model) (rate({LLM}_count[5m])) / on() group_left sum(rate({LLM}_count[5m]))",
+        {},
+    ),
     "series-budget": (
         f"sum by (le, model) (rate({LLM}_bucket[5m]))",
         f"sum by (model) (rate({LLM}_count[5m]))",
@@ -308,6 +313,49 @@ def test_undeclared_variable_is_named_once() -> None:
 def test_grafana_time_range_builtins_are_not_undeclared() -> None:
     expr = "sum(voicebot_active_calls @ ${__to:date:seconds}) + ($__to - $__from) * 0"
     assert "undeclared-variable" not in rules_of(lint(expr))
+
+
+C = "rate(voicebot_calls_total[5m])"
+
+
+@pytest.mark.parametrize(
+    ("expr", "fix"),
+    [
+        (f"sum by (outcome, scenario) ({C}) / sum by (outcome) ({C})",
+         f"sum by (outcome, scenario) ({C}) / on(outcome) group_left sum by (outcome) ({C})"),
+        (f"sum({C}) * sum by (outcome) ({C})",
+         f"sum({C}) * on() group_right sum by (outcome) ({C})"),
+        (f"sum by (outcome, scenario) ({C}) unless sum by (outcome) ({C}) < 1",
+         f"sum by (outcome, scenario) ({C}) unless on(outcome) sum by (outcome) ({C}) < 1"),
+        (f"histogram_quantile(0.9, sum by (le, model) (rate({LLM}_bucket[5m]))) > "
+         f"2 * histogram_quantile(0.5, sum by (le) (rate({LLM}_bucket[5m])))",
+         f"histogram_quantile(0.9, sum by (le, model) (rate({LLM}_bucket[5m]))) > on() group_left "
+         f"2 * histogram_quantile(0.5, sum by (le) (rate({LLM}_bucket[5m])))"),
+        (f"sum by (outcome) ({C}) / sum by (scenario) ({C})", None),  # disjoint: no fix
+    ],
+)  # fmt: skip
+def test_vector_matching_fires_with_the_matching_that_fixes_it(expr: str, fix: str | None) -> None:
+    (found,) = [f for f in lint(expr) if f.rule == "vector-matching"]
+    assert found.fix == fix
+    assert "nothing matches" in found.message
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        f"sum by (outcome) ({C}) / ignoring(scenario) sum by (outcome, scenario) ({C})",
+        f"sum by (outcome) ({C}) / on(outcome) group_left sum by (outcome, scenario) ({C})",
+        f"{C} / sum({C})",  # a bare selector's labels depend on the data: no claim
+        f"sum without (scenario) ({C}) / sum({C})",
+        f'label_replace(sum({C}), "outcome", "all", "", "") / sum by (outcome) ({C})',
+        f"sum by (outcome) ({C}) / scalar(sum({C}))",
+        f"sum by (outcome) ({C}) * 60 / sum by (outcome) (rate(voicebot_calls_total[1h]))",
+        f"sum by (outcome) ({C}) or sum({C})",  # or keeps both sides
+        f"topk(3, sum by (outcome) ({C})) / sum by (outcome) ({C})",
+    ],
+)
+def test_vector_matching_stays_quiet_when_labels_match_or_are_unknown(expr: str) -> None:
+    assert "vector-matching" not in rules_of(lint(expr))
 
 
 def test_syntax_error_finding_has_the_position() -> None:

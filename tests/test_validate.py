@@ -293,6 +293,20 @@ def test_demo_series_budget_and_execution_error(live: tuple[Any, Any]) -> None:
 
 
 @pytest.mark.prometheus
+def test_demo_mismatched_labels_are_really_empty_and_the_fix_is_not(live: tuple[Any, Any]) -> None:
+    client, demo = live
+    share = "sum by (model) (rate(voicebot_llm_latency_seconds_count[1h])) / {}sum(rate(voicebot_llm_latency_seconds_count[1h]))"
+    broken = validate(share.format(""), client, time=demo.end)
+    assert {"vector-matching", "empty-result"} <= {f.rule for f in broken.findings}
+    fix = next(f.fix for f in broken.findings if f.rule == "vector-matching")
+    assert fix == share.format("on() group_left ")
+    fixed = validate(fix, client, time=demo.end)
+    assert fixed.series == 2 and "vector-matching" not in {f.rule for f in fixed.findings}
+    shares = client.query(fix, demo.end)["value"]
+    assert shares.sum() == pytest.approx(1.0)  # each model's share of all LLM calls
+
+
+@pytest.mark.prometheus
 def test_demo_syntax_error_is_not_sent(live: tuple[Any, Any]) -> None:
     client, demo = live
     report = validate("sum(rate(voicebot_calls_total[5m])", client, time=demo.end)
