@@ -202,6 +202,21 @@ def decode_matrix(
     return _decoded(envelope, {**envelope["data"], "result": columns}, query, warn)
 
 
+def is_timeout(body: bytes) -> bool:
+    """Whether an error body is Prometheus' own query timeout (``errorType`` ``timeout``).
+
+    >>> is_timeout(b'{"status":"error","errorType":"timeout","error":"query timed out"}')
+    True
+    >>> is_timeout(b"<html>503 Service Unavailable</html>")
+    False
+    """
+    try:
+        envelope = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(envelope, dict) and envelope.get("errorType") == "timeout"
+
+
 def emit_notes(warnings: Sequence[str], infos: Sequence[str], query: str | None) -> None:
     """Raise Prometheus' ``warnings`` and ``infos`` as :class:`~obskit.PromQLWarning`."""
     asked = f"query {query!r}" if query else "request"

@@ -13,7 +13,9 @@ from .config import Settings
 
 __all__ = ["configure", "is_loopback", "retry_policy"]
 
-RETRY_STATUSES = (500, 502, 503, 504)
+#: Retried by the adapter. 503 is left to the client, which reads the body first: it is
+#: also Prometheus' answer for a query that timed out, which a retry would only repeat.
+RETRY_STATUSES = (500, 502, 504)
 
 
 def configure(session: requests.Session, settings: Settings, retry: Retry) -> None:
@@ -39,7 +41,7 @@ def configure(session: requests.Session, settings: Settings, retry: Retry) -> No
 
 
 def retry_policy(retries: int, backoff: float) -> Retry:
-    """Retry 5xx answers ``retries`` times with exponential backoff; other errors fail at once.
+    """Retry 500/502/504 ``retries`` times with exponential backoff; other errors fail at once.
 
     Connection errors, TLS errors and read timeouts are not retried: a timed-out query
     would only time out again, and an unreachable server should be reported quickly.

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,22 +127,50 @@ def _demo_lab(args: argparse.Namespace) -> int:
         if not args.live:
             env["OBSKIT_NOW"] = prom.state()["end"]
         print(f"demo Prometheus ready on {prom.url}; starting JupyterLab (Ctrl-C stops both)")
-        argv = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--no-browser",
-                f"--ServerApp.root_dir={Path(args.notebooks).resolve()}"]  # fmt: skip
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            argv.append(
-                "--allow-root"
-            )  # containers and CI run as root; JupyterLab refuses otherwise
-        lab = subprocess.Popen(argv, env=env)
-        try:
-            return lab.wait()
-        except KeyboardInterrupt:
-            lab.send_signal(signal.SIGINT)
-            lab.send_signal(signal.SIGINT)  # JupyterLab asks for confirmation on the first one
-            lab.wait(timeout=20)
-            return 0
-        finally:
-            config.state_file().unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="obskit-lab-") as private:
+            token, port = secrets.token_hex(24), server.free_port()
+            argv = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", "--no-browser",
+                    f"--port={port}", "--ServerApp.port_retries=0",
+                    f"--ServerApp.root_dir={Path(args.notebooks).resolve()}",
+                    f"--config={_token_config(Path(private), token)}"]  # fmt: skip
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                argv.append("--allow-root")  # containers and CI run as root; JupyterLab refuses
+            lab = subprocess.Popen(argv, env=env)
+            try:
+                if _listening(port, lab):  # JupyterLab masks a token it did not generate
+                    print(f"JupyterLab: http://127.0.0.1:{port}/lab?token={token}", flush=True)
+                return lab.wait()
+            except KeyboardInterrupt:
+                lab.send_signal(signal.SIGINT)
+                lab.send_signal(signal.SIGINT)  # JupyterLab asks for confirmation on the first one
+                lab.wait(timeout=20)
+                return 0
+            finally:
+                config.state_file().unlink(missing_ok=True)
+
+
+def _listening(port: int, process: subprocess.Popen[bytes], timeout: float = 120) -> bool:
+    """Wait until ``process`` accepts connections on 127.0.0.1:``port`` (False if it exits)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _token_config(folder: Path, token: str) -> Path:
+    """A JupyterLab config file (mode 0600) that sets ``token``.
+
+    Loaded after the user's own config, so a token disabled there (``token = ''``)
+    cannot leave the demo's kernels open to every local process; passed as a file, not
+    on the command line, so ``ps`` does not show it.
+    """
+    path = folder / "obskit_lab_config.py"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(f"c.IdentityProvider.token = {token!r}\n")
+    return path
 
 
 def _catalog(args: argparse.Namespace) -> int:

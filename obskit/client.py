@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -70,7 +72,8 @@ class Client:
     The session carries auth, headers and TLS settings and is shared by obskit's own
     fast calls (queries, series) and prometheus-api-client's helpers (labels, metadata).
     Requests answered with a 5xx status are retried ``settings.retries`` times with
-    exponential backoff.
+    exponential backoff, except Prometheus' own query timeout (503, ``errorType``
+    ``timeout``): running the same query again would only time out again.
 
     >>> client = Client(Settings("http://127.0.0.1:9090", tenant="shop"))
     >>> client.session.headers["X-Scope-OrgID"]
@@ -171,7 +174,7 @@ class Client:
         Without ``step``, a round step giving about ``settings.target_points`` points is
         chosen. Ranges over ``settings.max_points`` points per series (Prometheus refuses
         more than 11,000) are split into chunks on the step grid, fetched concurrently
-        (``settings.max_workers``) and stitched: the same samples one request would
+        (:attr:`workers` at once) and stitched: the same samples one request would
         return, no duplicates. If any chunk fails the whole call raises. Over
         :data:`MAX_RANGE_POINTS` points per series is refused before any request
         (:class:`~obskit.TooLargeError` naming a step that fits); over
@@ -295,8 +298,21 @@ class Client:
             return result
 
         return _chunks.fetch_all(
-            fetch, windows, max_workers=self.settings.max_workers, progress=progress, label=expr
+            fetch, windows, max_workers=self.workers, progress=progress, label=expr
         )
+
+    @property
+    def workers(self) -> int:
+        """Chunks fetched at once: ``settings.max_workers``, on loopback at most one per core.
+
+        A Prometheus on this machine encodes its answers on the cores this process parses
+        them on; with more requests in flight than cores, the first answers all finish
+        late and parsing waits (measured in benchmarks/query_range.py).
+        """
+        if not _session.is_loopback(self.url):
+            return self.settings.max_workers
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, min(self.settings.max_workers, cores or 1))
 
     def series(
         self,
@@ -394,6 +410,22 @@ class Client:
         return decode(body, status=status, query=what, url=url, warn=warn)
 
     def _send(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
+        """The status and whole body of a request, a 503 retried unless it is a timeout.
+
+        500/502/504 are retried by the session's adapter (for prometheus-api-client's
+        helpers too); 503 is retried here, where the body tells Prometheus' query timeout
+        (not worth repeating) from an unavailable server or proxy.
+        """
+        for attempt in range(self.settings.retries + 1):
+            status, body = self._send_once(url, params, what)
+            if status != 503 or attempt == self.settings.retries or _api.is_timeout(body):
+                break
+            delay = self.settings.backoff * 2**attempt
+            log.info("%s answered 503; retry %d in %.2f s", url, attempt + 1, delay)
+            time.sleep(delay)
+        return status, body
+
+    def _send_once(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
         """The status and whole body of one request; transport failures mapped."""
         encoded = urlencode(params, doseq=True)
         post = len(encoded) > POST_OVER

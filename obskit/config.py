@@ -163,7 +163,9 @@ class Settings:
     target_points : int
         Points per series a range query aims at when no step is given (default 1000).
     max_workers : int
-        Chunks fetched at once (default 4).
+        Most chunks fetched at once (default 4). Against a Prometheus on this machine
+        (loopback) also at most one per CPU core: the server and this process share them,
+        and more requests at once would only compete for the same cores.
     retries : int
         Retries of a request answered with a 5xx status, with exponential backoff (default 2).
     backoff : float

@@ -30,7 +30,7 @@ import requests
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
 from obskit.catalog import CATALOG_BY_NAME
-from obskit.demo.server import free_port
+from obskit.demo.server import die_with_parent, free_port
 
 HOST = "127.0.0.1"
 DATABASE = "voicebot"
@@ -214,6 +214,7 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 env=env or self._env(),
                 process_group=0,
+                preexec_fn=die_with_parent(stop_signal),  # SIGKILLed pytest: children go too
                 **kwargs,
             )
         child = Child(name, process, log, stop_signal)

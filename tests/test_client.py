@@ -27,6 +27,7 @@ from obskit.config import Settings
 from obskit.errors import (
     AuthError,
     ConfigError,
+    PrometheusError,
     PromQLWarning,
     QueryExecutionError,
     QuerySyntaxError,
@@ -469,7 +470,20 @@ def test_unauthorised_is_an_auth_error(fault_server):
     assert "hunter2" not in str(info.value)
 
 
-def test_5xx_is_retried_a_bounded_number_of_times(fault_server):
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(503, b"<html><body>503 Service Unavailable</body></html>"),  # a proxy or load balancer
+     (500, b'{"status":"error","errorType":"internal","error":"storage"}'),
+     (504, b"upstream timed out")],
+)  # fmt: skip
+def test_5xx_is_retried_a_bounded_number_of_times(fault_server, status, body):
+    fault_server.reply = lambda seen: (status, body, 0.0)
+    with connect(fault_server.url, retries=2, backoff=0.01) as c, pytest.raises(PrometheusError):
+        c.query("up", time=END)
+    assert len(fault_server.seen) == 3  # one try + two retries
+
+
+def test_prometheus_query_timeout_is_not_retried(fault_server):
     timeout_body = recorded("error_503_timeout")
     fault_server.reply = lambda seen: (503, timeout_body, 0.0)
     with (
@@ -477,7 +491,18 @@ def test_5xx_is_retried_a_bounded_number_of_times(fault_server):
         pytest.raises(QueryTimeoutError, match="query timed out in query execution"),
     ):
         c.query("up", time=END)
-    assert len(fault_server.seen) == 3  # one try + two retries
+    assert len(fault_server.seen) == 1  # the same query would only time out again
+
+
+def test_a_transient_503_is_recovered_after_backoff(fault_server):
+    fault_server.reply = lambda seen: (
+        (503, b"unavailable", 0.0) if len(fault_server.seen) < 3 else (200, recorded("vector"), 0)
+    )
+    began = time.monotonic()
+    with connect(fault_server.url, retries=2, backoff=0.1) as c:
+        assert len(c.query("up", time=END)) == 2
+    assert len(fault_server.seen) == 3
+    assert time.monotonic() - began >= 0.3  # waited 0.1 s, then 0.2 s
 
 
 def test_a_transient_5xx_is_recovered(fault_server):
@@ -653,3 +678,15 @@ def test_no_request_asks_for_more_than_the_points_cap(client):
     client.session.hooks["response"].append(record)
     df = client.query_range("obskit_test_key", END - SPAN, END, "1s")  # 21,601 points
     assert len(asked) == 2 and max(asked) <= 11_000 and sum(asked) == 21_601 == len(df)
+
+
+def test_workers_are_capped_by_the_cores_only_when_prometheus_shares_them():
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    with Client(Settings("http://127.0.0.1:9", max_workers=64)) as local:
+        assert local.workers == min(64, cores)
+    with Client(Settings("http://localhost:9", max_workers=1)) as local:
+        assert local.workers == 1  # never more than asked
+    with Client(Settings("https://prometheus.example:9090", max_workers=64)) as remote:
+        assert remote.workers == 64  # the server's cores are not ours

@@ -26,7 +26,8 @@ def _alive(pid):
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
 
 
 def test_start_status_stop_leave_nothing_behind():
@@ -108,3 +109,60 @@ def test_bad_end_time_shows_a_valid_example():
 def test_catalog_command_searches():
     result = obskit("catalog", "breaker")
     assert result.returncode == 0 and "voicebot_circuit_breaker_state" in result.stdout
+
+
+KILLED_PARENT = """
+import sys, time
+from obskit.demo import DemoPrometheus, DemoSpec
+from obskit.config import parse_instant
+spec = DemoSpec(end=parse_instant("2026-02-14T18:00:00Z", "end"), days=0.25, step=60)
+prom = DemoPrometheus(spec, live=True).start()
+print(prom.process.pid, prom.simulator.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _wait_gone(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def test_a_demo_started_in_code_dies_with_a_parent_killed_by_sigkill():
+    # SIGKILL runs no cleanup (no atexit, no context manager exit): Linux's parent-death
+    # signal is what stops Prometheus and the live simulator then.
+    parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT], stdout=subprocess.PIPE,
+                              text=True, env=os.environ)  # fmt: skip
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    assert all(_wait_gone(p) for p in pids), "Prometheus or the simulator outlived its parent"
+
+
+@pytest.mark.parametrize("user", [None, "nobody"])
+def test_die_with_parent_survives_a_user_switch(user):
+    from obskit.demo.server import die_with_parent
+
+    code = (
+        "import subprocess, sys, time\n"
+        "from obskit.demo.server import die_with_parent\n"
+        f"kw = {{'user': {user!r}}} if {user!r} else {{}}\n"
+        "p = subprocess.Popen(['sleep', '300'], preexec_fn=die_with_parent(), **kw)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert _alive(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    assert _wait_gone(pid), f"sleep (PID {pid}, user {user}) outlived its parent"
+    assert die_with_parent() is not None  # this test runs in the main thread on Linux

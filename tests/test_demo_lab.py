@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -69,8 +70,11 @@ def test_the_live_simulator_and_its_prometheus_listen_on_loopback_only(_linux, t
 class Lab:
     """`obskit demo lab` started as a user would, its output collected line by line."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, user_config: str | None = None) -> None:
         (tmp_path / "notebooks").mkdir()
+        if user_config is not None:  # what this machine's user has in ~/.jupyter
+            (tmp_path / "jupyter-config").mkdir()
+            (tmp_path / "jupyter-config" / "jupyter_server_config.py").write_text(user_config)
         env = {
             **os.environ,
             "OBSKIT_CACHE_DIR": str(tmp_path / "cache"),
@@ -180,3 +184,21 @@ def test_demo_lab_binds_loopback_keeps_its_token_and_stops_on_ctrl_c(lab, ctrl_c
         assert _gone(process, 20), f"{kind} (PID {process.pid}) still runs after Ctrl-C"
     assert not _listeners(port), "JupyterLab's port is closed"
     assert not state.exists(), "the state file is removed"
+
+
+def test_demo_lab_keeps_a_token_when_the_users_config_disables_it(_linux, tmp_path):
+    no_auth = "c.IdentityProvider.token = ''\nc.ServerApp.token = ''\n"
+    lab = Lab(tmp_path, user_config=no_auth)
+    try:
+        found = lab.wait_for_url()
+        port, token = int(found.group(2)), found.group(3)
+        api = f"http://127.0.0.1:{port}/api/kernels"
+        assert requests.get(api, timeout=10).status_code in (401, 403)
+        assert requests.get(api, params={"token": token}, timeout=10).status_code == 200
+        jupyter = lab.children()["jupyter"]
+        assert token not in " ".join(jupyter.cmdline()), "the token is not visible in ps"
+        lab.process.send_signal(signal.SIGINT)
+        assert lab.process.wait(40) in (0, 130), "".join(lab.lines[-20:])
+        assert not list(Path(tempfile.gettempdir()).glob("obskit-lab-*")), "token file removed"
+    finally:
+        lab.close()

@@ -16,6 +16,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, missing_programs, parse
 
-from obskit import _dashquery, dashboards
+from obskit import dashboards
 from obskit._dashquery import Query, plan
 from obskit._grafana import rate_interval
 from obskit._time import parse_duration
@@ -110,11 +111,11 @@ def _board_for_host(data: dict[str, Any], devices: set[str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def planned(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, str], Query]:
-    """Every System Overview target as `obskit dashboards check` plans it, right now."""
-    monkeypatch.setattr(_dashquery, "SCRAPE_INTERVAL", stack.scrape_seconds)
+def planned(stack: Stack) -> dict[tuple[str, str], Query]:
+    """Every System Overview target as `obskit dashboards check` plans it, right now, with
+    this stack's scrape interval as the data source's."""
     board = _board_for_host(BOARD, _host_devices(stack))
-    return {(q.panel, q.ref_id): q for q in plan(board, datetime.now(UTC))}
+    return {(q.panel, q.ref_id): q for q in plan(board, datetime.now(UTC), stack.scrape_seconds)}
 
 
 def test_every_target_is_up_and_connected(stack: Stack) -> None:
@@ -165,13 +166,21 @@ def test_latency_panel_reads_only_the_application_histogram(
     assert (frame["value"].dropna() > 0).all()
 
 
-def test_dashboards_check_finds_no_problem(
-    stack: Stack, client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What `obskit dashboards check system-overview` says against this stack: nothing."""
+def test_dashboards_check_finds_no_problem(stack: Stack, client: Client, tmp_path: Path) -> None:
+    """What `obskit dashboards check system-overview` says against this stack: nothing.
+
+    On a copy of grafana/ whose data source scrapes as often as this stack does."""
     assert _default_devices() == ["$__all"], "the default must work on any host"
-    monkeypatch.setattr(_dashquery, "SCRAPE_INTERVAL", stack.scrape_seconds)
-    found = dashboards.check(["system-overview"], client=client, at=datetime.now(UTC))
+    grafana = Path(shutil.copytree(ROOT / "grafana", tmp_path / "grafana"))
+    datasources = grafana / "provisioning" / "datasources" / "datasources.yml"
+    text = datasources.read_text()
+    assert "timeInterval: 30s" in text
+    datasources.write_text(
+        text.replace("timeInterval: 30s", f"timeInterval: {stack.scrape_seconds}s")
+    )
+    found = dashboards.check(
+        ["system-overview"], client=client, at=datetime.now(UTC), grafana_dir=grafana
+    )
     assert [str(p) for p in found] == []
 
 

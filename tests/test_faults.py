@@ -2,7 +2,8 @@
 
 Covered elsewhere and not repeated here (tests/test_client.py): a 5xx retried a bounded number
 of times with backoff (``test_5xx_is_retried_a_bounded_number_of_times``,
-``test_a_transient_5xx_is_recovered``, ``test_4xx_is_not_retried``), a slow scripted answer
+``test_a_transient_5xx_is_recovered``, ``test_prometheus_query_timeout_is_not_retried``,
+``test_4xx_is_not_retried``), a slow scripted answer
 (``test_a_slow_answer_is_a_query_timeout``) and one chunk failing with 422 on a real
 Prometheus (``test_one_failing_chunk_fails_the_whole_call``).
 
@@ -12,6 +13,7 @@ The helpers here (:class:`LocalPrometheus`, :class:`Proxy`) are also used by tes
 from __future__ import annotations
 
 import http.server
+import re
 import shutil
 import socket
 import subprocess
@@ -294,16 +296,26 @@ def load_openmetrics(series: int = 20, hours: int = 24, every: int = 60) -> str:
     return "\n".join([*lines, "# EOF"]) + "\n"
 
 
+def _queries_served(url: str) -> float:
+    """Prometheus' own count of /api/v1/query requests it answered (its /metrics)."""
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    pattern = r'prometheus_http_requests_total\{code="(\d+)",handler="/api/v1/query"\} (\S+)'
+    return sum(float(value) for _, value in re.findall(pattern, text))
+
+
 def test_prometheus_own_query_timeout_is_a_query_timeout(tmp_path):
     """Prometheus started with --query.timeout=100ms gives up itself: 503, errorType timeout."""
     prom = LocalPrometheus(
         tmp_path, openmetrics=load_openmetrics(), args=("--query.timeout=100ms",)
     ).start()
     try:
-        with connect(prom.url, retries=0) as client, pytest.raises(QueryTimeoutError) as info:
+        before = _queries_served(prom.url)
+        with connect(prom.url, backoff=0.01) as client, pytest.raises(QueryTimeoutError) as info:
             client.query("count_over_time(sum(obskit_load)[1d:1s])", time=END)
+        served = _queries_served(prom.url) - before
     finally:
         prom.stop()
+    assert served == 1, "a query Prometheus timed out is not sent again (default retries=2)"
     assert info.value.status == 503 and info.value.error_type == "timeout"
     assert "query timed out in expression evaluation" in str(info.value)
     assert "a larger step" in str(info.value)  # what to do

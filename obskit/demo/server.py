@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -10,8 +11,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,6 +75,30 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> No
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has Linux send ``sig`` to the child when this thread ends.
+
+    So a demo server (or a test's exporter) does not outlive a parent killed with
+    SIGKILL, which runs no cleanup. ``None`` off Linux or outside the main thread: the
+    signal follows the thread that started the child, and a worker thread ending must
+    not stop a server that is still in use.
+    """
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+    return arm
 
 
 class DemoServer:
@@ -142,6 +170,7 @@ class DemoPrometheus(DemoServer):
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=detach,
+            preexec_fn=None if detach else die_with_parent(),
         )
         log_file.close()
         self._wait_ready()
@@ -156,7 +185,12 @@ class DemoPrometheus(DemoServer):
         argv = [sys.executable, "-m", "obskit.demo.live", "--end", spec.end.isoformat(),
                 "--days", str(spec.days), "--step", str(spec.step), "--seed", str(spec.seed),
                 "--port", str(self.live_port)]  # fmt: skip
-        self.simulator = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=detach)
+        self.simulator = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+            preexec_fn=None if detach else die_with_parent(),
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.simulator.poll() is not None:

@@ -20,7 +20,7 @@ import requests
 from ..errors import DemoError
 from .generate import DemoData, generate, render_window, windows
 from .scenario import DemoSpec
-from .server import HOST, DemoServer, free_port, terminate
+from .server import HOST, DemoServer, die_with_parent, free_port, terminate
 
 __all__ = ["DemoVictoriaMetrics"]
 
@@ -67,7 +67,9 @@ class DemoVictoriaMetrics(DemoServer):
             "-search.disableCache",
         ]
         log = (self.workdir / "vm.log").open("wb")
-        self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent()
+        )
         log.close()
         self._wait_ready()
         self._load()
