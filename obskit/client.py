@@ -199,7 +199,7 @@ class Client:
             sent = _pin_start_end(runnable, t0, t1)  # chunks must agree on start() and end()
             if points > PRECHECK_POINTS:
                 series = self._precheck_budget(sent, expr, t1)
-                windows = _pipelined(windows, series, points, step_ms)
+                windows = _spread(windows, series, points, step_ms, self.workers)
             results = self._fetch_windows(expr, sent, windows, step_ms, progress)
             frame = frames.matrix_frame(
                 [r.data["result"] or [] for r in results],
@@ -511,28 +511,23 @@ def _check_expr(expr: object) -> None:
         )
 
 
-#: Range answers are fetched in pieces of about this many samples once the series count
-#: is known, so the server encodes the next piece while this process parses the last one
-#: (a pipeline over two cores; measured in benchmarks/query_range.py).
-CHUNK_SAMPLES = 250_000
+#: A range answer above this many samples is spread over the workers (measured in
+#: benchmarks/query_range.py): below it, one request costs less than the overlap saves.
+SPREAD_SAMPLES = 400_000
 
 
-def _pipelined(
-    windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int
+def _spread(
+    windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int, workers: int
 ) -> list[tuple[int, int]]:
-    """Re-split the planned windows on the step grid into pieces of ~CHUNK_SAMPLES samples.
+    """Give each worker a piece of a big answer, on the step grid.
 
-    Never into larger windows than planned (those respect Prometheus' point cap); an
-    unknown series count, or an answer below two pieces, leaves the plan as it is.
+    While one piece is parsed here, the server encodes another. Ranges already split
+    into at least ``workers`` chunks (Prometheus' point cap), answers below
+    :data:`SPREAD_SAMPLES` and an unknown series count keep the plan they have.
     """
-    if not series or series * points < 2 * CHUNK_SAMPLES:
+    if len(windows) >= workers or not series or series * points < SPREAD_SAMPLES:
         return windows
-    planned = max(1 + (w[1] - w[0]) // step_ms for w in windows)
-    pieces = -(-series * points // CHUNK_SAMPLES)  # ceil
-    per_piece = min(planned, -(-points // pieces))
-    if per_piece >= planned:
-        return windows
-    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, per_piece)
+    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, -(-points // workers))
 
 
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:

@@ -1,4 +1,4 @@
-"""Client execution details: Grafana macros expanded to run a query; big answers fetched in pipelined pieces."""
+"""Client execution details: Grafana macros expanded to run a query; big answers spread over the workers."""
 
 import itertools
 
@@ -55,22 +55,21 @@ def test_queries_without_macros_are_sent_unchanged(demo_client):
     assert demo_client._expanded('x{a=~"b$"}', 60, 3600, None, END) == 'x{a=~"b$"}'
 
 
-def test_big_answers_are_fetched_in_pieces_of_about_chunk_samples_on_the_step_grid():
+def test_a_big_answer_is_spread_over_the_workers_on_the_step_grid():
     from obskit import _chunks
-    from obskit.client import CHUNK_SAMPLES, _pipelined
+    from obskit.client import SPREAD_SAMPLES, _spread
 
     one = [(0, 1440 * 60_000)]
-    pieces = _pipelined(one, series=1_000, points=1441, step_ms=60_000)
-    sizes = [1 + (end - start) // 60_000 for start, end in pieces]
-    assert len(pieces) == -(-1_000 * 1441 // CHUNK_SAMPLES) and sum(sizes) == 1441
-    assert max(sizes) * 1_000 <= CHUNK_SAMPLES + 1_000  # about CHUNK_SAMPLES each
-    assert all(b[0] - a[1] == 60_000 for a, b in itertools.pairwise(pieces))
-    assert _pipelined(one, series=10, points=1441, step_ms=60_000) == one  # small: unchanged
-    assert _pipelined(one, series=None, points=1441, step_ms=60_000) == one  # count unknown
-    # chunks planned for Prometheus' point cap are re-split, never merged into larger ones
+    halves = _spread(one, series=1_000, points=1441, step_ms=60_000, workers=2)
+    assert halves == [(0, 720 * 60_000), (721 * 60_000, 1440 * 60_000)]
+    quarters = _spread(one, series=1_000, points=1441, step_ms=60_000, workers=4)
+    sizes = [1 + (end - start) // 60_000 for start, end in quarters]
+    assert sizes == [361, 361, 361, 358]
+    assert all(b[0] - a[1] == 60_000 for a, b in itertools.pairwise(quarters))
+    assert _spread(one, series=10, points=1441, step_ms=60_000, workers=4) == one  # small
+    assert SPREAD_SAMPLES > 10 * 1441
+    assert _spread(one, series=None, points=1441, step_ms=60_000, workers=4) == one  # unknown
+    assert _spread(one, series=1_000, points=1441, step_ms=60_000, workers=1) == one  # serial
+    # already split for Prometheus' point cap into as many chunks as workers: left alone
     capped = _chunks.windows(0, 40_320 * 15_000, 15_000, 11_000)
-    finer = _pipelined(capped, series=46, points=40_321, step_ms=15_000)
-    assert len(finer) > len(capped) and finer[0][0] == 0 and finer[-1][1] == capped[-1][1]
-    assert max(1 + (e - s) // 15_000 for s, e in finer) <= 11_000
-    few = _pipelined(capped, series=2, points=40_321, step_ms=15_000)
-    assert few == capped  # 80 k samples: the capped plan stands
+    assert _spread(capped, series=46, points=40_321, step_ms=15_000, workers=4) == capped
