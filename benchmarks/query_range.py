@@ -52,6 +52,7 @@ QUERY = "bench_http_requests_total"
 CHUNKED_QUERY = "rate(voicebot_llm_latency_seconds_bucket[5m])"
 CHUNKED_STEP = "15s"
 KEY = f"v1-{INSTANCES}x{HANDLERS}-{SCRAPE}s-{END:%Y%m%dT%H%M}"
+SERVER_PID = "OBSKIT_BENCH_SERVER_PID"  # the demo Prometheus, for (e)'s CPU accounting
 
 
 # -- the synthetic data set ----------------------------------------------------------------
@@ -195,11 +196,13 @@ def _range() -> tuple[datetime, datetime]:
     return END - DAY, END
 
 
-def _twice(call: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+def _twice(call: Callable[[], Any], server_pid: int | None = None) -> tuple[Any, dict[str, Any]]:
     """Call twice: the first call's time and peak memory growth, the second call's time.
 
     The first call is what a fresh process pays (its memory comes from the system);
     the second is what a notebook pays for its next query (warm allocator and caches).
+    With ``server_pid``, also the CPU seconds this process and that server spent on the
+    second call.
     """
     peak = Peak()
     t0 = time.perf_counter()
@@ -207,10 +210,24 @@ def _twice(call: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     cold = time.perf_counter() - t0
     grown = peak.growth()
     del result
-    t0 = time.perf_counter()
+    cpu0, server0, t0 = _cpu(), _server_cpu(server_pid), time.perf_counter()
     result = call()
     warm = time.perf_counter() - t0
-    return result, {"s": warm, "cold": cold, "peak": grown, "method": peak.method}
+    cpu = {"cpu_client": _cpu() - cpu0, "cpu_server": _server_cpu(server_pid) - server0}
+    return result, {"s": warm, "cold": cold, "peak": grown, "method": peak.method, **cpu}
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _server_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 without one)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_papi(url: str) -> dict[str, Any]:
@@ -303,7 +320,9 @@ def _chunked(url: str, workers: int | None) -> dict[str, Any]:
     client = obskit.connect(url) if workers is None else obskit.connect(url, max_workers=workers)
     client.query_range("vector(1)", END - timedelta(hours=1), END, "1m")  # imports warmed
     start = END - timedelta(days=7)
-    frame, found = _twice(lambda: client.query_range(CHUNKED_QUERY, start, END, CHUNKED_STEP))
+    pid = int(os.environ[SERVER_PID]) if os.environ.get(SERVER_PID) else None
+    call = lambda: client.query_range(CHUNKED_QUERY, start, END, CHUNKED_STEP)  # noqa: E731
+    frame, found = _twice(call, server_pid=pid)
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy()).hexdigest()
     return {**found, "samples": len(frame), "digest": digest, "workers": client.workers,
             "chunks": frame.attrs["params"]["chunks"]}  # fmt: skip
@@ -410,11 +429,28 @@ def report(found: dict[str, list[dict[str, Any]]], repeat: int) -> tuple[str, bo
         *(f"| {name} | {got} | {want} | {'yes' if ok else '**no**'} |"
           for name, got, want, ok in checks),
         "",
+        _bound(found),
+        "",
         "(e) serial / concurrent, run by run: " + ", ".join(
             f"{a['s'] / b['s']:.2f}" for a, b in zip(found["serial"], found["concurrent"], strict=True)
         ) + ".",
     ]  # fmt: skip
     return "\n".join(lines), same
+
+
+def _bound(found: dict[str, list[dict[str, Any]]]) -> str:
+    """What concurrency can give at most here: CPU seconds spread over every core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    serial, conc = found["serial"], found["concurrent"]
+    client, server = med(conc, "cpu_client"), med(conc, "cpu_server")
+    floor = (client + server) / (cores or 1)
+    return (
+        f"(e) CPU seconds per call (medians): serial {med(serial, 'cpu_client'):.2f} here + "
+        f"{med(serial, 'cpu_server'):.2f} in Prometheus, concurrent {client:.2f} + {server:.2f}. "
+        f"Prometheus runs on the same {cores} cores, so a concurrent call cannot take less than "
+        f"{client + server:.2f} / {cores} = {floor:.2f} s: at most "
+        f"{med(serial, 's') / floor:.2f}x the serial call on this machine."
+    )
 
 
 def _time(runs: list[dict[str, Any]]) -> str:
@@ -436,6 +472,8 @@ def main() -> int:
     try:
         plan = {kind: server.url for kind in MEASURES}
         plan["concurrent"] = plan["concurrent-4"] = plan["serial"] = demo.url
+        assert demo.process is not None
+        os.environ[SERVER_PID] = str(demo.process.pid)
         for kind in ("identity", "concurrent"):  # warm the servers' caches, untimed
             run_one(kind, plan[kind])
         before = os.getloadavg()[0]

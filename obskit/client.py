@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -290,10 +292,16 @@ class Client:
         step_ms: int,
         progress: bool | None,
     ) -> list[_api.Decoded]:
+        # One chunk is parsed at a time: parsing is CPU-bound and mostly holds the GIL, so a
+        # second parse at once only takes the core the server needs to encode the next chunk.
+        parsing = threading.Lock()
+
         def fetch(window: tuple[int, int]) -> _api.Decoded:
             start, end, step = window[0] / 1000, window[1] / 1000, step_ms / 1000
             params = {"query": sent, "start": start, "end": end, "step": step}
-            result = self._call("query_range", params, expr, warn=False, matrix=True)
+            result = self._call(
+                "query_range", params, expr, warn=False, matrix=True, parsing=parsing
+            )
             self._check_budget(result.data, expr)
             return result
 
@@ -397,17 +405,20 @@ class Client:
         *,
         warn: bool = True,
         matrix: bool = False,
+        parsing: threading.Lock | None = None,
     ) -> _api.Decoded:
         """One request to ``/api/v1/<endpoint>`` (POST when long), decoded.
 
-        ``matrix`` lets a large range-query body be parsed straight into numpy columns.
+        ``matrix`` lets a large range-query body be parsed straight into numpy columns;
+        ``parsing`` is held while the body is parsed.
         """
         url = f"{self.url}/api/v1/{endpoint}"
         status, body = self._send(url, params, what)
         if status == 400 and _TO_HTTPS in body[:200]:
             raise _plain_http_error(what, url)
         decode = _api.decode_matrix if matrix else _api.decode
-        return decode(body, status=status, query=what, url=url, warn=warn)
+        with parsing or contextlib.nullcontext():
+            return decode(body, status=status, query=what, url=url, warn=warn)
 
     def _send(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
         """The status and whole body of a request, a 503 retried unless it is a timeout.
@@ -511,23 +522,33 @@ def _check_expr(expr: object) -> None:
         )
 
 
-#: A range answer above this many samples is spread over the workers (measured in
-#: benchmarks/query_range.py): below it, one request costs less than the overlap saves.
+#: Range answers above this many samples are fetched in pieces so that Prometheus encodes
+#: one while this process parses another (measured in benchmarks/query_range.py).
 SPREAD_SAMPLES = 400_000
+#: ... pieces of about this many samples: small enough to keep both ends of the pipeline
+#: busy, large enough that the per-request work does not dominate ...
+PIECE_SAMPLES = 250_000
+#: ... and of at least this many points per series: per piece, the server and the parser
+#: also pay per series (labels, lookups), so wide answers get few, long pieces.
+PIECE_POINTS = 1_000
 
 
 def _spread(
     windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int, workers: int
 ) -> list[tuple[int, int]]:
-    """Give each worker a piece of a big answer, on the step grid.
+    """Re-split a big answer's windows on the step grid into pieces for the workers.
 
-    While one piece is parsed here, the server encodes another. Ranges already split
-    into at least ``workers`` chunks (Prometheus' point cap), answers below
-    :data:`SPREAD_SAMPLES` and an unknown series count keep the plan they have.
+    ``ceil(samples / PIECE_SAMPLES)`` pieces, fewer if they would hold under
+    :data:`PIECE_POINTS` points per series, at least one per worker, and never larger
+    than the windows planned for Prometheus' point cap. Answers under
+    :data:`SPREAD_SAMPLES` and an unknown series count keep their plan.
     """
-    if len(windows) >= workers or not series or series * points < SPREAD_SAMPLES:
+    if not series or series * points < SPREAD_SAMPLES:
         return windows
-    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, -(-points // workers))
+    pieces = max(workers, min(-(-series * points // PIECE_SAMPLES), points // PIECE_POINTS))
+    if pieces <= len(windows):
+        return windows
+    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, -(-points // pieces))
 
 
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:

@@ -1,4 +1,4 @@
-"""Client execution details: Grafana macros expanded to run a query; big answers spread over the workers."""
+"""Client execution details: Grafana macros expanded to run a query; big answers fetched in pieces."""
 
 import itertools
 
@@ -55,21 +55,31 @@ def test_queries_without_macros_are_sent_unchanged(demo_client):
     assert demo_client._expanded('x{a=~"b$"}', 60, 3600, None, END) == 'x{a=~"b$"}'
 
 
-def test_a_big_answer_is_spread_over_the_workers_on_the_step_grid():
-    from obskit import _chunks
-    from obskit.client import SPREAD_SAMPLES, _spread
+def _points(windows, step_ms):
+    return [1 + (end - start) // step_ms for start, end in windows]
 
+
+def test_a_big_answer_is_fetched_in_pieces_on_the_step_grid():
+    from obskit import _chunks
+    from obskit.client import PIECE_POINTS, PIECE_SAMPLES, SPREAD_SAMPLES, _spread
+
+    # wide (1,000 series x 1,441 points): few long pieces, one per worker
     one = [(0, 1440 * 60_000)]
     halves = _spread(one, series=1_000, points=1441, step_ms=60_000, workers=2)
     assert halves == [(0, 720 * 60_000), (721 * 60_000, 1440 * 60_000)]
     quarters = _spread(one, series=1_000, points=1441, step_ms=60_000, workers=4)
-    sizes = [1 + (end - start) // 60_000 for start, end in quarters]
-    assert sizes == [361, 361, 361, 358]
+    assert _points(quarters, 60_000) == [361, 361, 361, 358]
     assert all(b[0] - a[1] == 60_000 for a, b in itertools.pairwise(quarters))
-    assert _spread(one, series=10, points=1441, step_ms=60_000, workers=4) == one  # small
-    assert SPREAD_SAMPLES > 10 * 1441
-    assert _spread(one, series=None, points=1441, step_ms=60_000, workers=4) == one  # unknown
-    assert _spread(one, series=1_000, points=1441, step_ms=60_000, workers=1) == one  # serial
-    # already split for Prometheus' point cap into as many chunks as workers: left alone
+    # long (46 series x 40,321 points, 4 windows for the point cap): ~PIECE_SAMPLES pieces
     capped = _chunks.windows(0, 40_320 * 15_000, 15_000, 11_000)
-    assert _spread(capped, series=46, points=40_321, step_ms=15_000, workers=4) == capped
+    finer = _spread(capped, series=46, points=40_321, step_ms=15_000, workers=2)
+    assert len(finer) == -(-46 * 40_321 // PIECE_SAMPLES) == 8
+    assert (finer[0][0], finer[-1][1]) == (capped[0][0], capped[-1][1])
+    assert sum(_points(finer, 15_000)) == 40_321 and min(_points(finer, 15_000)) >= PIECE_POINTS
+    assert all(b[0] - a[1] == 15_000 for a, b in itertools.pairwise(finer))
+    # left as planned: small answers, unknown series counts, capped plans with enough pieces
+    assert _spread(one, series=10, points=1441, step_ms=60_000, workers=4) == one
+    assert SPREAD_SAMPLES > 10 * 1441
+    assert _spread(one, series=None, points=1441, step_ms=60_000, workers=4) == one
+    assert _spread(one, series=1_000, points=1441, step_ms=60_000, workers=1) == one
+    assert _spread(capped, series=12, points=40_321, step_ms=15_000, workers=4) == capped
