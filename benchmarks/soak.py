@@ -6,7 +6,7 @@ obskit cache) on a free 127.0.0.1 port and stops it at the end.
 
 The calls share one :class:`obskit.Client`, as the cells of a notebook do, and mix:
 instant queries (40 %), range queries of 241 to 1,441 points (35 %; those of 1,000+ points
-are fetched as two concurrent halves), offline ``validate`` (15 %) and live ``validate``
+first count their series with one instant ``count()``), offline ``validate`` (15 %) and live ``validate``
 (10 %: metadata, the query and its stats). A sampler thread records this process's
 resident memory, open file descriptors, TCP connections and threads once a second.
 
