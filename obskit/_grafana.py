@@ -175,7 +175,8 @@ def format_instant(ms_text: str, fmt: str | None, name: str = "__to") -> str:
     )
 
 
-BUILTINS = tuple(builtin_values(end=datetime.fromtimestamp(0, UTC)))
+EPOCH = datetime.fromtimestamp(0, UTC)
+BUILTINS = tuple(builtin_values(end=EPOCH))
 
 
 @dataclass(frozen=True)
