@@ -9,9 +9,9 @@ from typing import Any
 
 from ._dashjson import TARGET_KEYS
 from ._grafana import BUILTINS, refs, string_spans
+from .panels import DATASOURCE
 
 SCHEMA_VERSION = 39
-DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 GRID_COLUMNS = 24
 #: rate()/irate()/increase() windows must be one of these Grafana macros.
 WINDOW_MACROS = ("$__rate_interval", "$__interval", "$__range")

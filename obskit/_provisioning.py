@@ -8,15 +8,15 @@ import yaml
 
 from ._time import parse_duration
 from .errors import ConfigError, DashboardError
+from .panels import DATASOURCE
 
 __all__ = ["GRAFANA_DEFAULT_INTERVAL", "scrape_interval"]
 
 #: Grafana's minimum step when a Prometheus data source sets no "Scrape interval".
 GRAFANA_DEFAULT_INTERVAL = 15.0
-DATASOURCE_UID = "prometheus"
 
 
-def scrape_interval(grafana_dir: Path, uid: str = DATASOURCE_UID) -> float:
+def scrape_interval(grafana_dir: Path, uid: str = DATASOURCE["uid"]) -> float:
     """The ``timeInterval`` (Grafana's "Scrape interval") of data source ``uid``, in seconds.
 
     Read from ``provisioning/datasources/*.yml`` under ``grafana_dir``: Grafana uses it

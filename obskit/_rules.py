@@ -530,17 +530,20 @@ def _output_labels(node: Any) -> Labels | str | None:
         if name == "histogram_quantile" and isinstance(inner, frozenset):
             return inner - {"le"}
         return inner
-    if isinstance(node, pp.MatrixSelector | pp.SubqueryExpr | pp.UnaryExpr):
-        return _output_labels(node.expr) if not isinstance(node, pp.MatrixSelector) else None
+    if isinstance(node, pp.SubqueryExpr | pp.UnaryExpr):
+        return _output_labels(node.expr)
     if isinstance(node, pp.BinaryExpr):
         lhs, rhs = _output_labels(node.lhs), _output_labels(node.rhs)
         if lhs == SCALAR:
             return rhs
-        if rhs == SCALAR or (
-            (node.modifier is None or node.modifier.matching is None) and lhs == rhs
-        ):
+        if rhs == SCALAR or (not _explicit_matching(node) and lhs == rhs):
             return lhs
     return None
+
+
+def _explicit_matching(node: Any) -> bool:
+    """Whether a binary expression says how to match: ``on(...)`` or ``ignoring(...)``."""
+    return node.modifier is not None and node.modifier.matching is not None
 
 
 def _rule_vector_matching(ctx: Context) -> list[Finding]:
@@ -549,8 +552,8 @@ def _rule_vector_matching(ctx: Context) -> list[Finding]:
         node = visit.node
         if not isinstance(node, pp.BinaryExpr) or str(node.op) not in _MATCHING_OPS:
             continue
-        if node.modifier is not None and node.modifier.matching is not None:
-            continue  # on(...)/ignoring(...): the author chose the matching
+        if _explicit_matching(node):
+            continue  # the author chose the matching
         lhs, rhs = _output_labels(node.lhs), _output_labels(node.rhs)
         if not isinstance(lhs, frozenset) or not isinstance(rhs, frozenset) or lhs == rhs:
             continue
