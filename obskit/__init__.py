@@ -21,7 +21,7 @@ from .errors import (  # the rest of the tree is in obskit.errors
 )
 from .frames import wide
 from .plots import figure_grid, plot
-from .validate import Report, validate
+from .promql.validate import Report, validate
 
 __version__ = "0.1.0"
 

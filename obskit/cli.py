@@ -24,12 +24,6 @@ __all__ = ["main"]
 
 log = logging.getLogger("obskit")
 Handler = Callable[[argparse.Namespace], int]
-_EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def register(extension: Callable[[argparse._SubParsersAction], None]) -> None:
-    """Let another module (e.g. dashboards) add its subcommands."""
-    _EXTENSIONS.append(extension)
 
 
 def _end(text: str) -> datetime:
@@ -231,13 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     cat = sub.add_parser("catalog", help="list or search the metric catalog")
     cat.add_argument("text", nargs="?", help="search text (name, help or label)")
     cat.set_defaults(func=_catalog)
-    for extension in _EXTENSIONS:
-        extension(sub)
+    from .dashboards._cli import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_extensions()
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
@@ -251,20 +245,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load_extensions() -> None:
-    import importlib
-
-    for name in ("obskit.dashboards_cli",):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-
-
 if __name__ == "__main__":
-    # `python -m obskit.cli`: run the imported obskit.cli, where extensions such as
-    # `dashboards` register, not this __main__ copy of it.
-    from obskit.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

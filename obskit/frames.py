@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._matrix import Columns
+from .client._matrix import Columns
 from .errors import ConfigError
 
 __all__ = ["columns_frame", "columns_of", "matrix_frame", "to_frame", "wide"]

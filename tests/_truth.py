@@ -6,7 +6,7 @@ fail it). The pieces:
 - ``instant_runs``: where queries are evaluated: every 3 h over the whole span, plus every 15 min
   inside each scripted incident shorter than 6 h.
 - ``Setting`` / ``plan_targets``: a dashboard viewed with a time range (6 h, 7 d, its own default)
-  and variable choices, expanded by ``obskit._dashquery.plan`` -- the code ``obskit dashboards
+  and variable choices, expanded by ``obskit.dashboards._plan.plan`` -- the code ``obskit dashboards
   check`` uses -- as if "now" were each instant.
 - ``fetch``: each distinct expanded query runs once per run of instants, as one range query
   whose steps land on the instants (an instant query where the text changes with "now").
@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from obskit._dashquery import Query, plan
-from obskit._grafana import ALL, rate_interval
 from obskit._time import parse_duration
+from obskit.dashboards._plan import Query, plan
 from obskit.demo.truth import Truth
+from obskit.promql._macros import ALL, rate_interval
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "grafana" / "dashboards"

@@ -1,4 +1,4 @@
-"""obskit._api.decode on responses recorded from a real Prometheus (tests/data/responses)."""
+"""obskit.client._envelope.decode on responses recorded from a real Prometheus (tests/data/responses)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from obskit import _api
+from obskit.client import _envelope as _api
 from obskit.errors import (
     AuthError,
     PrometheusError,

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from conftest import CACHE_ROOT, ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

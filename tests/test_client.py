@@ -21,8 +21,7 @@ import pandas as pd
 import pytest
 import requests
 
-from obskit import _discovery
-from obskit.client import Client, connect
+from obskit.client import Client, _discovery, connect
 from obskit.config import Settings
 from obskit.errors import (
     AuthError,

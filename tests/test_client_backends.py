@@ -31,10 +31,12 @@ import pandas as pd
 import pytest
 import requests
 
-from obskit import _api, _chunks, _matrix, frames
-from obskit.client import Client, connect
+from obskit import frames
+from obskit.client import Client, _matrix, connect
+from obskit.client import _envelope as _api
+from obskit.client import _split as _chunks
 from obskit.errors import PrometheusError, PromQLWarning, QueryExecutionError, TooLargeError
-from obskit.validate import validate
+from obskit.promql.validate import validate
 
 pytestmark = pytest.mark.prometheus
 
@@ -389,7 +391,7 @@ def run_in_kernel(kc: Any, code: str) -> list[dict[str, Any]]:
 
 def test_kernels_are_detected_and_get_a_bar_only_for_long_fetches(kernel: Any, demo: Any) -> None:
     setup = (
-        "import obskit, obskit._chunks as ch\n"
+        "import obskit, obskit.client._split as ch\n"
         f"c = obskit.connect({demo.url!r}, max_points=100)\n"
         f"end = {demo.end.isoformat()!r}\n"
     )

@@ -88,7 +88,7 @@ def test_the_lock_does_not_outlive_a_call(grafana_copy: Path):
 def test_a_lock_held_too_long_is_a_clear_error_and_nothing_is_written(grafana_copy, monkeypatch):
     import fcntl
 
-    from obskit import _sidecar
+    from obskit.dashboards import _sidecar
 
     monkeypatch.setattr(_sidecar, "LOCK_TIMEOUT", 0.3)
     folder = grafana_copy / "dashboards"

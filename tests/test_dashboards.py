@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from obskit import cli, dashboards
-from obskit._dashcheck import bad_windows, check_structure
-from obskit._dashjson import TARGET_KEYS
-from obskit._dashquery import panel_range, plan, resolve, variable_values
-from obskit._preview import page
-from obskit._provisioning import scrape_interval
+from obskit.dashboards._json import TARGET_KEYS
+from obskit.dashboards._plan import panel_range, plan, resolve, variable_values
+from obskit.dashboards._preview import page
+from obskit.dashboards._provisioning import scrape_interval
+from obskit.dashboards._structure import bad_windows, check_structure
 from obskit.errors import DashboardError
 
 ROOT = Path(__file__).resolve().parent.parent

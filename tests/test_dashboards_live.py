@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from obskit import cli, dashboards
-from obskit._dashquery import Query, plan
 from obskit.client import connect
+from obskit.dashboards._plan import Query, plan
 from obskit.demo.scenario import PINNED_END
 
 pytestmark = pytest.mark.prometheus

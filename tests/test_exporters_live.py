@@ -27,11 +27,11 @@ import pytest
 from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, missing_programs, parse
 
 from obskit import dashboards
-from obskit._dashquery import Query, plan
-from obskit._grafana import rate_interval
 from obskit._time import parse_duration
 from obskit.catalog import CATALOG, CATALOG_BY_NAME, Metric
 from obskit.client import Client, connect
+from obskit.dashboards._plan import Query, plan
+from obskit.promql._macros import rate_interval
 
 pytestmark = pytest.mark.exporters
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from obskit import dashboards, panels
-from obskit._addpanel import infer_kind, infer_legend, infer_unit, use_rate_interval
+from obskit.dashboards._add import infer_kind, infer_legend, infer_unit, use_rate_interval
 from obskit.errors import ConfigError, DashboardError, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent

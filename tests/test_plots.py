@@ -19,9 +19,9 @@ import pytest
 from nbclient import NotebookClient
 
 from obskit import plots
-from obskit._units import format_value, query_unit
 from obskit.errors import ConfigError
 from obskit.frames import to_frame
+from obskit.plots._units import format_value, query_unit
 
 END = 1771092000  # 2026-02-14T18:00:00Z
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

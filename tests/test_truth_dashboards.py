@@ -3,7 +3,7 @@
 A query that runs and returns data can still answer the wrong question. Each panel target is
 mapped (``TABLE``, keyed by dashboard, panel title and refId) to the truth it claims to show,
 computed from the draws in ``obskit.demo.truth``. Each target is expanded the way Grafana would
-(``obskit._dashquery.plan``, the code behind ``obskit dashboards check``) for a 6 h and a 7 d
+(``obskit.dashboards._plan.plan``, the code behind ``obskit dashboards check``) for a 6 h and a 7 d
 dashboard range (and the dashboard's own default range), with template variables at their
 defaults and at non-default values (``ALTERNATIVES``: the first at 6 h, the second at 7 d), as
 if "now" were each of 73 instants: every 3 h over the 7-day span plus every 15 min inside each

@@ -17,7 +17,7 @@ from obskit.errors import (
     UnreachableError,
     ValidationError,
 )
-from obskit.validate import Report, validate
+from obskit.promql.validate import Report, validate
 
 GOOD = "sum by (provider) (rate(voicebot_stt_latency_seconds_count[$__rate_interval]))"
 

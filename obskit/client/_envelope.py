@@ -13,8 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from . import _matrix
-from .errors import (
+from ..errors import (
     AuthError,
     PrometheusError,
     PromQLWarning,
@@ -23,6 +22,7 @@ from .errors import (
     QueryTimeoutError,
     TooLargeError,
 )
+from . import _matrix
 
 __all__ = ["Decoded", "decode", "decode_matrix", "emit_notes", "gc_paused", "loads"]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import promql_parser as pp
 
-from ._grafana import escape_body, placeholder, string_spans, substitute
-from ._time import format_duration
-from .errors import QuerySyntaxError
+from .._time import format_duration
+from ..errors import QuerySyntaxError
+from ._macros import escape_body, placeholder, string_spans, substitute
 
 Path = tuple[str, ...]
 

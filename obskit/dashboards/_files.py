@@ -20,12 +20,14 @@ from typing import Any
 import grafanalib.core as g
 import pandas as pd
 
-from . import _dashjson, _sidecar, config
-from ._atomic import remove_leftovers, write_atomic
-from ._dashcheck import Problem, check_structure
-from ._dashquery import Query, plan
+from .. import config
+from .._atomic import remove_leftovers, write_atomic
+from ..errors import AuthError, DashboardError, ObskitError, TLSError, UnreachableError
+from . import _json as _dashjson
+from . import _sidecar
+from ._plan import Query, plan
 from ._provisioning import scrape_interval
-from .errors import AuthError, DashboardError, ObskitError, TLSError, UnreachableError
+from ._structure import Problem, check_structure
 
 __all__ = [
     "PanelChange",
@@ -301,7 +303,7 @@ def _source_problem(exc: ObskitError, source: Path) -> Problem:
 
 
 def _check_queries(file: str, queries: list[Query]) -> list[Problem]:
-    from .validate import validate
+    from ..promql.validate import validate
 
     found = []
     for q in queries:
@@ -320,7 +322,7 @@ def _client(client: Any, prometheus: str | None) -> Any:
     if client is not None:
         yield client
         return
-    from .client import connect
+    from ..client._client import connect
 
     own = connect(prometheus)
     try:
@@ -415,7 +417,7 @@ def add_panel(
     ...           title="Order rate")  # doctest: +SKIP
     PanelChange(dashboard='business-dashboard', title='Order rate', ..., action='added', ...)
     """
-    from ._addpanel import make_spec
+    from ._add import make_spec
 
     folder = dashboards_dir(grafana_dir)
     source = _sources(folder, [dashboard_name])[0]

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["figure_grid"]
 

@@ -13,8 +13,10 @@ from typing import Any, TypeAlias
 
 import promql_parser
 
+from .._time import format_duration, parse_duration
+from ..errors import ConfigError, QuerySyntaxError
 from ._ast import parse_text
-from ._grafana import (
+from ._macros import (
     VARIABLE,
     VariableValue,
     escape_body,
@@ -23,8 +25,6 @@ from ._grafana import (
     rate_interval,
     regex_escape,
 )
-from ._time import format_duration, parse_duration
-from .errors import ConfigError, QuerySyntaxError
 
 __all__ = [
     "aggregate",

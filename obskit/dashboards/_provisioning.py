@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from ._time import parse_duration
-from .errors import ConfigError, DashboardError
+from .._time import parse_duration
+from ..errors import ConfigError, DashboardError
 from .panels import DATASOURCE
 
 __all__ = ["GRAFANA_DEFAULT_INTERVAL", "scrape_interval"]

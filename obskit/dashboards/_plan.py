@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ._grafana import ALL, expand, grafana_interval
-from ._time import parse_duration
-from .errors import ConfigError
+from .._time import parse_duration
+from ..errors import ConfigError
+from ..promql._macros import ALL, expand, grafana_interval
 
 SCRAPE_INTERVAL = 30
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhdwMy]))?(?:/([smhdwMy]))?$")

@@ -18,9 +18,9 @@ import pandas as pd
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
-from . import _api, _chunks, _discovery, _matrix, _session, _time, config, frames
-from .config import Settings
-from .errors import (
+from .. import _time, config, frames
+from ..config import Settings
+from ..errors import (
     ConfigError,
     PrometheusError,
     QueryExecutionError,
@@ -30,6 +30,10 @@ from .errors import (
     TooLargeError,
     UnreachableError,
 )
+from . import _discovery, _matrix
+from . import _envelope as _api
+from . import _split as _chunks
+from . import _transport as _session
 
 __all__ = ["Client", "connect"]
 
@@ -226,7 +230,7 @@ class Client:
         """``expr`` with Grafana macros and variables expanded (unchanged without any)."""
         if "$" not in expr and "[[" not in expr:
             return expr
-        from ._grafana import expand
+        from ..promql._macros import expand
 
         return expand(
             expr,

@@ -8,17 +8,17 @@ from typing import Any
 
 import promql_parser as pp
 
-from ._ast import unwrap, walk
-from ._dashcheck import WINDOW_MACROS
-from ._dashquery import variable_values
-from ._grafana import string_spans
-from ._lintctx import name_of
-from .catalog import find_metric
-from .errors import ConfigError
-from .lint import estimate_series
+from ..catalog import find_metric
+from ..errors import ConfigError
+from ..promql._ast import unwrap, walk
+from ..promql._builders import parse
+from ..promql._lintctx import name_of
+from ..promql._macros import string_spans
+from ..promql.lint import estimate_series
+from ..promql.validate import validate
+from ._plan import variable_values
+from ._structure import WINDOW_MACROS
 from .panels import KINDS
-from .promql import parse
-from .validate import validate
 
 _ALIASES = {
     "piechart": "pie",

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import promql_parser as pp
 
-from ._ast import parse_text, unwrap
-from .catalog import find_metric
-from .errors import QuerySyntaxError
+from ..catalog import find_metric
+from ..errors import QuerySyntaxError
+from ..promql._ast import parse_text, unwrap
 
 _HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no trailing zeros
 _IEC = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")

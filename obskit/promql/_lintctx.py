@@ -10,11 +10,11 @@ from typing import Any
 
 import promql_parser as pp
 
-from . import _grafana as grafana
+from .._time import format_duration, parse_duration
+from ..catalog import find_metric, metric_names
+from ..errors import ConfigError, QuerySyntaxError
+from . import _macros as grafana
 from ._ast import Printer, Visit, children, match_op, parse_text, walk
-from ._time import format_duration, parse_duration
-from .catalog import find_metric, metric_names
-from .errors import ConfigError, QuerySyntaxError
 
 SEVERITIES = ("error", "warning", "info")
 COUNTER_FUNCS = {"rate": "deriv", "irate": "deriv", "increase": "delta", "resets": None}

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..errors import ConfigError
 from . import _single, _units
-from ._figure_grid import figure_grid
-from ._plotdata import (
+from ._data import (
     FIXED,
     HEIGHTS,
     PALETTE,
@@ -35,8 +35,8 @@ from ._plotdata import (
     series,
     stable,
 )
+from ._grid import figure_grid
 from ._units import Display
-from .errors import ConfigError
 
 __all__ = ["KINDS", "PALETTE", "TEMPLATE", "figure_grid", "heatmap_frame", "infer_kind", "plot"]
 

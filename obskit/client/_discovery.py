@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from .catalog import find_metric
+from ..catalog import find_metric
 
 __all__ = ["describe_metrics", "series_per_name"]
 

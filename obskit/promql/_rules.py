@@ -10,7 +10,8 @@ from typing import Any
 
 import promql_parser as pp
 
-from . import _grafana as grafana
+from .._time import format_duration
+from . import _macros as grafana
 from ._ast import Visit, children, func_name, match_op, unwrap, walk
 from ._lintctx import (
     COUNTER_FUNCS,
@@ -27,7 +28,6 @@ from ._lintctx import (
     undeclared,
     under,
 )
-from ._time import format_duration
 
 
 def _rule_rate_on_gauge(ctx: Context) -> list[Finding]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import DashboardError
+from ..errors import DashboardError
 
 log = logging.getLogger("obskit")
 SOURCE_SUFFIX = ".dashboard.py"

@@ -27,14 +27,14 @@ from typing import Any, Protocol
 import pandas as pd
 import promql_parser as pp
 
+from .._time import parse_time
+from ..errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
 from . import lint as _lint
 from ._ast import walk
-from ._grafana import expand
+from ._builders import parse
 from ._lintctx import name_of
-from ._time import parse_time
-from .errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
+from ._macros import expand
 from .lint import Finding
-from .promql import parse
 
 __all__ = ["Report", "SupportsValidation", "validate"]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._dashjson import TARGET_KEYS
-from ._grafana import BUILTINS, refs, string_spans
+from ..promql._macros import BUILTINS, refs, string_spans
+from ._json import TARGET_KEYS
 from .panels import DATASOURCE
 
 SCHEMA_VERSION = 39

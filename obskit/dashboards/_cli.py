@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from . import cli, config
+from .. import config
 
-__all__: list[str] = []
+__all__ = ["add_parsers"]
 
 _DIR_HELP = "the repository's grafana/ folder (default: found from the working directory)"
 
@@ -22,7 +22,7 @@ def _at(text: str | None) -> Any:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from . import dashboards
+    from . import _files as dashboards
 
     changed = dashboards.build(args.names or None, grafana_dir=args.grafana_dir)
     for path in changed:
@@ -33,7 +33,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from . import dashboards
+    from . import _files as dashboards
 
     problems = dashboards.check(
         args.names or None,
@@ -52,7 +52,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from . import dashboards
+    from . import _files as dashboards
 
     path = dashboards.preview(
         args.name,
@@ -66,8 +66,8 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from . import dashboards
-    from .client import connect
+    from ..client._client import connect
+    from . import _files as dashboards
 
     client = connect(args.prometheus) if args.live else None
     try:
@@ -84,7 +84,7 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     top = sub.add_parser(
         "dashboards", help="build, check and preview the committed Grafana dashboards",
         description="Dashboards as code: grafana/dashboards/NAME.dashboard.py -> NAME.json.",
@@ -135,6 +135,3 @@ def _add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     _grafana_dir(add)
     add.set_defaults(func=_add)
-
-
-cli.register(_add_parsers)

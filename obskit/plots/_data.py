@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .frames import _check_unique, _series_names
+from ..frames import _check_unique, _series_names
 
 FIXED = ("timestamp", "value")
 #: Grafana's classic palette; series take colours in legend-name order.

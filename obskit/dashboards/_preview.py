@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from ._dashquery import Query
-from .plots import figure_grid, plot
+from ..plots._plots import figure_grid, plot
+from ._plan import Query
 
 #: Grafana's named threshold colours (as its dark/light themes draw them).
 COLORS = {"green": "#73BF69", "orange": "#FF9830", "red": "#F2495C", "blue": "#5794F2",

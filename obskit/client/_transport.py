@@ -9,7 +9,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .config import Settings
+from ..config import Settings
 
 __all__ = ["configure", "is_loopback", "retry_policy"]
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from . import config
-from ._time import format_duration, parse_duration
-from .errors import ConfigError
+from .. import config
+from .._time import format_duration, parse_duration
+from ..errors import ConfigError
 
 __all__ = ["expand", "grafana_interval", "rate_interval"]
 

@@ -12,8 +12,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import _units
-from ._plotdata import HEIGHTS, TEXT_COLOUR, Options, colour, no_data, series, stable
-from ._plotdata import threshold_colour as step_colour
+from ._data import HEIGHTS, TEXT_COLOUR, Options, colour, no_data, series, stable
+from ._data import threshold_colour as step_colour
 from ._units import Display
 
 log = logging.getLogger("obskit")
