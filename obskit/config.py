@@ -18,6 +18,9 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from .errors import ConfigError
 
+#: The scrape interval obskit assumes where none is given (the demo's; Grafana's ``timeInterval``).
+SCRAPE_INTERVAL = 30
+
 __all__ = [
     "Settings",
     "cache_dir",
@@ -202,7 +205,7 @@ class Settings:
     retries: int = 2
     backoff: float = 0.5
     series_budget: int | None = 10_000
-    scrape_interval: float = 30.0
+    scrape_interval: float = float(SCRAPE_INTERVAL)
 
     def __post_init__(self) -> None:
         parts = _check_url(self.url, "url")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from obskit import dashboards, panels
-from obskit.dashboards._add import infer_kind, infer_legend, infer_unit, use_rate_interval
+from obskit.dashboards._add import use_rate_interval
+from obskit.promql import Expr
 from obskit.errors import ConfigError, DashboardError, ValidationError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,7 +222,7 @@ def test_use_rate_interval(expr: str, expected: str) -> None:
     ],
 )  # fmt: skip
 def test_unit_comes_from_the_catalog(expr: str, unit: str) -> None:
-    assert infer_unit(expr) == unit
+    assert (Expr(expr).unit or "short") == unit
 
 
 @pytest.mark.parametrize(
@@ -235,12 +236,17 @@ def test_unit_comes_from_the_catalog(expr: str, unit: str) -> None:
     ],
 )  # fmt: skip
 def test_legend_from_by_labels(expr: str, legend: str) -> None:
-    assert infer_legend(expr, "Title") == legend
+    assert (Expr(expr).legend or "Title") == legend
 
 
 def test_kind_inference() -> None:
-    assert [infer_kind(1, "percentunit"), infer_kind(1, "short"), infer_kind(3, "s"),
-            infer_kind(None, "s")] == ["gauge", "stat", "timeseries", "timeseries"]  # fmt: skip
+    ratio = Expr("sum(rate(voicebot_tts_cache_hits_total[5m])) / sum(rate(voicebot_calls_total[5m]))")
+    count = Expr("sum(rate(voicebot_calls_total[5m]))")
+    latency = Expr("histogram_quantile(0.95, sum by (le) (rate(voicebot_llm_latency_seconds_bucket[5m])))")
+    assert [ratio.kind(1), count.kind(1), latency.kind(3), latency.kind()] == [
+        "gauge", "stat", "timeseries", "stat"]  # fmt: skip
+    by_component = Expr("time() - max by (component) (voicebot_backup_last_success_timestamp_seconds)")
+    assert by_component.kind() == "timeseries" and by_component.legend == "{{component}}"
 
 
 # -- building blocks ---------------------------------------------------------------------------

@@ -1,24 +1,19 @@
 """A notebook query → a panel spec: validated, windows made ``$__rate_interval``, kind,
-unit and legend inferred from the query, the catalog and (optionally) a live run."""
+unit and legend from the parsed query (:class:`~obskit.promql.Expr`) and a live run."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import promql_parser as pp
-
 from ..catalog import find_metric
 from ..errors import ConfigError
-from ..promql._ast import unwrap, walk
-from ..promql._builders import parse
-from ..promql._lintctx import name_of
+from ..promql._expr import Expr, PanelContext
 from ..promql._macros import string_spans
-from ..promql.lint import estimate_series
 from ..promql.validate import validate
 from ._plan import variable_values
 from ._structure import WINDOW_MACROS
-from .panels import KINDS
+from .panels import KINDS, points
 
 _ALIASES = {
     "piechart": "pie",
@@ -27,10 +22,6 @@ _ALIASES = {
     "time_series": "timeseries",
 }
 _WINDOWED = re.compile(r"\b(rate|irate|increase)\s*\(")
-_PER_SECOND = {"bytes": "Bps", "s": "percentunit", "short": "cps", "currencyUSD": "currencyUSD"}
-_KEEP_UNIT = ("increase", "delta", "abs", "clamp", "clamp_min", "clamp_max", "round", "ceil",
-              "floor", "sort", "sort_desc", "last_over_time", "avg_over_time", "max_over_time",
-              "min_over_time", "quantile_over_time", "sum_over_time")  # fmt: skip
 
 
 def use_rate_interval(expr: str) -> str:
@@ -66,134 +57,14 @@ def _window_span(expr: str, start: int, quoted: set[int]) -> tuple[int, int] | N
     return None
 
 
-# -- unit ---------------------------------------------------------------------------------------
-
-
-def infer_unit(expr: str) -> str:
-    """A Grafana unit for the query's result, from the catalog units of its metrics.
-
-    >>> infer_unit("histogram_quantile(0.95, sum by (le) (rate(voicebot_llm_latency_seconds_bucket[5m])))")
-    's'
-    >>> infer_unit("sum(rate(voicebot_tts_cache_hits_total[5m])) / sum(rate(voicebot_calls_total[5m]))")
-    'percentunit'
-    """
-    return _unit(parse(expr)) or "short"
-
-
-def _unit(node: Any) -> str | None:
-    node = unwrap(node)
-    if isinstance(node, pp.VectorSelector):
-        metric = find_metric(name_of(node) or "")
-        return metric.unit if metric else None
-    if isinstance(node, pp.MatrixSelector):
-        return _unit(node.vector_selector)
-    if isinstance(node, pp.SubqueryExpr | pp.UnaryExpr):
-        return _unit(node.expr)
-    if isinstance(node, pp.AggregateExpr):
-        return "short" if str(node.op) in ("count", "count_values") else _unit(node.expr)
-    if isinstance(node, pp.Call):
-        return _call_unit(node)
-    if isinstance(node, pp.BinaryExpr):
-        return _binary_unit(node)
-    return None
-
-
-def _call_unit(node: Any) -> str | None:
-    name = node.func.name
-    vectors = [
-        a for a in node.args if not isinstance(unwrap(a), pp.NumberLiteral | pp.StringLiteral)
-    ]
-    inner = _unit(vectors[0]) if vectors else None
-    if name in ("rate", "irate", "deriv"):
-        return _PER_SECOND.get(inner or "", inner)
-    if name == "histogram_quantile":
-        return _bucket_unit(node.args[1])
-    if name in _KEEP_UNIT:
-        return inner
-    return "short" if name.startswith("count") else inner
-
-
-def _bucket_unit(node: Any) -> str | None:
-    """The catalog unit of the histogram whose buckets ``node`` reads (``le`` is in it)."""
-    for visit in walk(node):
-        if isinstance(visit.node, pp.VectorSelector):
-            metric = find_metric(name_of(visit.node) or "")
-            if metric is not None:
-                return metric.unit
-    return None
-
-
-def _binary_unit(node: Any) -> str | None:
-    lhs, rhs = unwrap(node.lhs), unwrap(node.rhs)
-    if isinstance(lhs, pp.NumberLiteral):
-        return _unit(rhs)
-    left, right = _unit(lhs), _unit(rhs)
-    op = str(node.op)
-    if op == "/" and not isinstance(rhs, pp.NumberLiteral):
-        return "percentunit" if left == right else left
-    if op == "*" and isinstance(rhs, pp.NumberLiteral) and left == "cps" and rhs.val == 60:
-        return "cpm"
-    return left or right
-
-
-# -- legend and kind ----------------------------------------------------------------------------
-
-
-def infer_legend(expr: str, title: str) -> str:
-    """``{{label}}`` for each label the result keeps (``by (...)``, ``le`` dropped), else the title.
-
-    >>> infer_legend("sum by (provider) (rate(voicebot_stt_latency_seconds_count[5m]))", "STT")
-    '{{provider}}'
-    """
-    labels = _labels(parse(expr))
-    return " ".join(f"{{{{{label}}}}}" for label in labels) if labels else title
-
-
-def _labels(node: Any) -> list[str]:
-    node = unwrap(node)
-    if isinstance(node, pp.AggregateExpr):
-        modifier = node.modifier
-        if modifier is not None and str(modifier.type).endswith("By"):
-            return [label for label in modifier.labels if label != "le"]
-        return [] if modifier is None else _labels(node.expr)
-    if isinstance(node, pp.BinaryExpr):
-        return _labels(node.rhs if isinstance(unwrap(node.lhs), pp.NumberLiteral) else node.lhs)
-    if isinstance(node, pp.Call):
-        vectors = [
-            a for a in node.args if not isinstance(unwrap(a), pp.NumberLiteral | pp.StringLiteral)
-        ]
-        labels = _labels(vectors[0]) if vectors else []
-        return [label for label in labels if label != "le"]
-    if isinstance(node, pp.MatrixSelector | pp.SubqueryExpr | pp.UnaryExpr):
-        return _labels(node.vector_selector if isinstance(node, pp.MatrixSelector) else node.expr)
-    if isinstance(node, pp.VectorSelector):
-        metric = find_metric(name_of(node) or "")
-        return [label for label in (metric.labels if metric else ()) if label != "fstype"]
-    return []
-
-
-def infer_kind(series: int | None, unit: str) -> str:
-    """``stat`` (``gauge`` for a 0..1 ratio) for one series, else ``timeseries``.
-
-    >>> infer_kind(1, "percentunit"), infer_kind(1, "s"), infer_kind(4, "s")
-    ('gauge', 'stat', 'timeseries')
-    """
-    if series == 1:
-        return "gauge" if unit == "percentunit" else "stat"
-    return "timeseries"
-
-
-def _description(expr: str) -> str:
-    for match in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
-        metric = find_metric(match.group(0))
-        if metric is not None:
-            return metric.help
-    return "Added from a notebook with obskit.add_panel()."
+def _description(expr: Expr) -> str:
+    metric = next((m for m in map(find_metric, expr.metrics) if m is not None), None)
+    return metric.help if metric else "Added from a notebook with obskit.add_panel()."
 
 
 def make_spec(
     data: dict[str, Any],
-    expr: str,
+    expr: str | Expr,
     *,
     title: str,
     kind: str | None,
@@ -205,28 +76,34 @@ def make_spec(
 ) -> dict[str, Any]:
     """The sidecar entry for a query (no ``id`` yet); raises ValidationError on errors.
 
-    ``scrape_interval`` is the data source's, for the rules on range windows.
+    The query is parsed once: lint, validate, unit, legend and kind all read the same
+    :class:`~obskit.promql.Expr`, in the context of the panel it becomes (the
+    dashboard's variables, the data source's ``scrape_interval``, the panel kind's max
+    data points).
     """
     if not title or not title.strip():
         raise ConfigError("title must be a non-empty string, e.g. title='LLM p95 by model'")
-    expr = use_rate_interval(expr.strip())
-    report = validate(
-        expr, client, dashboard=True, variables=variable_values(data),
-        scrape_interval=scrape_interval,
-    )  # fmt: skip
-    report.raise_for_findings()
-    unit = unit or infer_unit(expr)
     chosen = _ALIASES.get(kind or "", kind)
-    if chosen is None:
-        count = report.series if report.series is not None else estimate_series(expr)
-        chosen = infer_kind(count, unit)
-    if chosen not in KINDS:
+    if chosen is not None and chosen not in KINDS:
         raise ConfigError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    text = use_rate_interval(str(expr).strip())
+    context = PanelContext(
+        max_data_points=points(chosen or "timeseries"), scrape_interval=scrape_interval,
+        variables=variable_values(data), dashboard=True,
+    )  # fmt: skip
+    query = Expr.of(expr, context) if text == str(expr) else Expr(text, context)
+    report = validate(query, client)
+    report.raise_for_findings()
+    unit = unit or query.unit or "short"
+    if chosen is None:
+        chosen = query.kind(report.series)
+        if unit != (query.unit or "short") and chosen == "gauge":
+            chosen = "stat"  # a gauge is for a 0..1 ratio; the unit given says otherwise
     return {
         "title": title.strip(),
         "kind": chosen,
         "unit": unit,
-        "legend": legend or infer_legend(expr, title.strip()),
-        "description": (description or _description(expr)).strip().splitlines()[0],
-        "expr": expr,
+        "legend": legend or query.legend or title.strip(),
+        "description": (description or _description(query)).strip().splitlines()[0],
+        "expr": query.text,
     }

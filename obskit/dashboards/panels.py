@@ -30,6 +30,7 @@ from typing import Any, TypeAlias
 import attr
 import grafanalib.core as g
 
+from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError
 from ._sidecar import added_specs
 
@@ -47,6 +48,7 @@ __all__ = [
     "mappings",
     "panel_from_spec",
     "piechart",
+    "points",
     "row",
     "stat",
     "target",
@@ -58,13 +60,23 @@ __all__ = [
 #: Every panel and target queries this data source (provisioned with this uid).
 DATASOURCE: dict[str, str] = {"type": "prometheus", "uid": "prometheus"}
 #: The scrape interval of the data source (Grafana's ``timeInterval``), in seconds.
-SCRAPE_INTERVAL = 30
+
 TIMESERIES_POINTS = 500
 INSTANT_POINTS = 100
 #: A variable's "All" value as Grafana stores it.
 ALL = "$__all"
 GRID_COLUMNS = 24
 KINDS = ("timeseries", "stat", "gauge", "pie", "bar")
+
+
+def points(kind: str) -> int:
+    """The max data points a panel of ``kind`` gets: :data:`TIMESERIES_POINTS` for a time
+    series, :data:`INSTANT_POINTS` for the panels that show one value per series.
+
+    >>> points("timeseries"), points("stat")
+    (500, 100)
+    """
+    return TIMESERIES_POINTS if kind == "timeseries" else INSTANT_POINTS
 
 #: Any grafanalib panel (grafanalib has no type hints).
 Panel: TypeAlias = Any

@@ -21,6 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..errors import ConfigError
+from ..frames import _series_names
+from ..promql._expr import Expr
 from . import _single, _units
 from ._data import (
     FIXED,
@@ -94,8 +96,9 @@ def plot(
         shown in ms, bytes in IEC units (KiB = 1024 B); the axis title names the unit.
         For ``heatmap`` it is the unit of the bucket bounds.
     legend : str, optional
-        Grafana legend format such as ``"{{provider}} p95"``; default the labels whose
-        values differ between series. Series are ordered by this name.
+        Grafana legend format such as ``"{{provider}} p95"``; default the query's own
+        legend (:attr:`obskit.promql.Expr.legend`, the one ``add_panel`` gives its panel),
+        else the labels whose values differ between series. Series are ordered by name.
     height : int, optional
         Height in pixels; default depends on the kind.
     max_points : int, optional
@@ -145,10 +148,33 @@ def plot(
         kind = "timeseries"
     if unit is None:
         unit = _units.bucket_unit(frame) if kind == "heatmap" else _units.unit_of(frame)
+    if legend is None and kind != "heatmap":
+        legend = query_legend(frame)
     checked = (_check_max_points(max_points), _check_thresholds(thresholds))
     options = Options(unit, legend, *checked, donut=donut, share=share)
     fig = no_data() if frame.empty else _BUILDERS[kind](frame, options)
     return _finish(fig, _title(frame, title), height or fig.layout.height or HEIGHTS[kind])
+
+
+def query_legend(frame: pd.DataFrame) -> str | None:
+    """The legend ``add_panel`` would give the frame's query, if the frame has its labels.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"timestamp": [], "value": [], "provider": []})
+    >>> df.attrs["query"] = "sum by (provider) (rate(voicebot_stt_requests_total[5m]))"
+    >>> query_legend(df)
+    '{{provider}}'
+    """
+    text = str(frame.attrs.get("query") or "")
+    expr = Expr.of(text) if text.strip() else None
+    if expr is None or expr.syntax_error is not None or expr.legend is None:
+        return None
+    if not all(label in frame.columns for label in expr.legend_labels):
+        return None
+    labels = [c for c in frame.columns if c not in ("timestamp", "value")]
+    rows = frame[labels].drop_duplicates().astype(object).to_dict("records") if labels else []
+    names = _series_names(rows, expr.legend)
+    return expr.legend if len(set(names)) == len(names) else None  # else: say what differs
 
 
 def infer_kind(frame: pd.DataFrame) -> str:

@@ -16,16 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import promql_parser as pp
 
 from ..catalog import find_metric
-from ..errors import QuerySyntaxError
-from ..promql._ast import parse_text, unwrap
+from ..promql._expr import Expr
 
 _HOVER = ",.4~r"  # d3: 4 significant digits, thousands separators, no trailing zeros
 _IEC = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-_RATE_FUNCS = {"rate", "irate", "deriv"}
-_PER_SECOND = {"short": "cps", "bytes": "Bps", "s": "percentunit", "currencyUSD": "USD/s"}
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
@@ -189,12 +185,14 @@ def unit_of(frame: pd.DataFrame) -> str | None:
     """
     names = frame["__name__"].dropna().unique() if "__name__" in frame.columns else []
     if len(names) == 1:
-        return _final(_series_unit(str(names[0])))
+        return _series_unit(str(names[0]))
     return query_unit(str(frame.attrs.get("query") or ""))
 
 
 def query_unit(query: str) -> str | None:
-    """The unit of a PromQL expression's result, from the catalog metrics it names.
+    """The unit of a PromQL expression's result: :attr:`obskit.promql.Expr.unit`.
+
+    A query that does not parse gets the unit of the first catalog metric it names.
 
     >>> query_unit('sum(rate(voicebot_calls_total{outcome="bot_resolved"}[1h]))'
     ...            ' / (sum(rate(voicebot_calls_total[1h])) > 0)')
@@ -204,11 +202,11 @@ def query_unit(query: str) -> str | None:
     """
     if not query.strip():
         return None
-    try:
-        return _final(_node_unit(parse_text(query)))
-    except QuerySyntaxError:
-        units = (_series_unit(n) for n in _NAME.findall(query))
-        return _final(next((u for u in units if u), None))
+    expr = Expr.of(query)
+    if expr.syntax_error is None:
+        return expr.unit
+    metrics = (find_metric(n) for n in _NAME.findall(query))
+    return next((m.unit for m in metrics if m is not None), None)
 
 
 def bucket_unit(frame: pd.DataFrame) -> str | None:
@@ -229,87 +227,19 @@ def bucket_unit(frame: pd.DataFrame) -> str | None:
     return metric.unit if metric else None
 
 
-_Unit = tuple[str, bool]  # (base unit, per second)
-
-
-def _series_unit(name: str) -> _Unit | None:
+def _series_unit(name: str) -> str | None:
     metric = find_metric(name)
     if metric is None:
         return None
     if metric.type == "histogram" and name.endswith(("_bucket", "_count")):
-        return ("short", False)
-    return (metric.unit, False)
-
-
-def _final(unit: _Unit | None) -> str | None:
-    if unit is None:
-        return None
-    base, per_second = unit
-    return _PER_SECOND.get(base, f"{base}/s") if per_second else base
-
-
-def _node_unit(node: Any) -> _Unit | None:
-    node = unwrap(node)
-    if isinstance(node, pp.VectorSelector):
-        return _series_unit(node.name) if node.name else None
-    if isinstance(node, pp.MatrixSelector):
-        return _node_unit(node.vector_selector)
-    if isinstance(node, pp.BinaryExpr):
-        return _binary_unit(str(node.op), _node_unit(node.lhs), _node_unit(node.rhs))
-    if isinstance(node, pp.AggregateExpr):
-        return (
-            ("short", False) if str(node.op) in ("count", "count_values") else _node_unit(node.expr)
-        )
-    if isinstance(node, pp.Call):
-        return _call_unit(node)
-    if isinstance(node, pp.UnaryExpr | pp.SubqueryExpr):
-        return _node_unit(node.expr)
-    return None
-
-
-def _binary_unit(op: str, left: _Unit | None, right: _Unit | None) -> _Unit | None:
-    if op == "-" and "dateTimeAsIso" in (left and left[0], right and right[0]):
-        return ("s", False)  # time() - last_success_timestamp: an age
-    if op != "/" or left is None or right is None:
-        return left or right
-    if left[1] != right[1] and not left[1]:
-        return None  # a plain value divided by a rate
-    per_second = left[1] and not right[1]
-    if left[0] == right[0]:
-        return ("short" if left[0] in ("percentunit", "percent") else "percentunit", per_second)
-    return (left[0], per_second) if right[0] == "short" else None
-
-
-def _call_unit(node: Any) -> _Unit | None:
-    name = node.func.name
-    args = list(node.args)
-    if name == "histogram_quantile" and len(args) == 2:
-        inner = _first_name(args[1])
-        metric = find_metric(inner) if inner else None
-        return (metric.unit, False) if metric else None
-    units = [u for u in (_node_unit(a) for a in args) if u]
-    if not units:
-        return None
-    return (units[0][0], True) if name in _RATE_FUNCS else units[0]
+        return "short"
+    return metric.unit
 
 
 def _first_name_in(query: str) -> str | None:
-    try:
-        return _first_name(parse_text(query)) if query.strip() else None
-    except QuerySyntaxError:
-        return next((n for n in _NAME.findall(query) if find_metric(n)), None)
-
-
-def _first_name(node: Any) -> str | None:
-    node = unwrap(node)
-    if isinstance(node, pp.VectorSelector):
-        return node.name
-    if isinstance(node, pp.MatrixSelector):
-        return _first_name(node.vector_selector)
-    for child in (getattr(node, attr, None) for attr in ("expr", "lhs", "rhs")):
-        found = _first_name(child) if child is not None else None
-        if found:
-            return found
-    if isinstance(node, pp.Call):
-        return next((n for n in (_first_name(a) for a in node.args) if n), None)
-    return None
+    if not query.strip():
+        return None
+    expr = Expr.of(query)
+    if expr.syntax_error is None:
+        return expr.metrics[0] if expr.metrics else None
+    return next((n for n in _NAME.findall(query) if find_metric(n)), None)

@@ -5,6 +5,7 @@ dashboard variables (``$provider``), so one query works in a notebook and in a p
 """
 
 from . import lint, validate
+from ._expr import Expr, PanelContext
 from ._builders import (
     aggregate,
     bot_resolution_rate,
@@ -28,6 +29,8 @@ from ._builders import (
 )
 
 __all__ = [
+    "Expr",
+    "PanelContext",
     "aggregate",
     "bot_resolution_rate",
     "cache_hit_rate",

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import promql_parser as pp
 
-from .._time import format_duration, parse_duration
+from .._time import format_duration
 from ..catalog import find_metric, metric_names
-from ..errors import ConfigError, QuerySyntaxError
+from ..errors import ConfigError
 from . import _macros as grafana
-from ._ast import Printer, Visit, children, match_op, parse_text, walk
+from ._ast import Printer, Visit, children
+from ._expr import Expr, PanelContext, Prepared
 
 SEVERITIES = ("error", "warning", "info")
 COUNTER_FUNCS = {"rate": "deriv", "irate": "deriv", "increase": "delta", "resets": None}
@@ -25,9 +25,7 @@ RAW_OK = {
 }  # fmt: skip
 MIN_SAMPLES = {"irate": 2, "idelta": 2, **dict.fromkeys(("rate", "increase", "delta"), 4)}
 MIN_SAMPLES |= {"deriv": 4, "predict_linear": 4, "resets": 4, "changes": 4}
-KEEP_LABELS = {"topk", "bottomk", "limitk", "limit_ratio"}
 ALWAYS_LABELS = {"__name__", "job", "instance"}
-SENTINEL = 3_777_000_000  # sentinel ms / numbers standing for macros (parser caps ms at 2**32)
 
 
 @dataclass(frozen=True)
@@ -59,90 +57,26 @@ class Finding:
             raise ConfigError(f"severity must be one of {SEVERITIES}; got {self.severity!r}")
 
 
-# -- preparing: macros and variables become sentinels that print back ----------------------
-
-
-@dataclass
-class Prepared:
-    text: str
-    durations: dict[int, str] = field(default_factory=dict)  # ms -> original text
-    windows: dict[int, float | None] = field(default_factory=dict)  # ms -> real seconds
-    numbers: dict[str, str] = field(default_factory=dict)  # printed sentinel -> text
-    real_numbers: dict[float, float | None] = field(default_factory=dict)
-    undeclared: dict[str, str] = field(default_factory=dict)  # name -> first reference
-    originals: dict[str, str] = field(default_factory=dict)  # name -> first reference
-
-
-def prepare(expr: str, variables: Mapping[str, Any], builtins: Mapping[str, str]) -> Prepared:
-    prep = Prepared(expr)
-
-    def resolve(ref: grafana.Ref) -> str | None:
-        original = ref.text(expr)
-        known = ref.name in builtins or ref.name in variables
-        prep.originals.setdefault(ref.name, original)
-        if not known:
-            prep.undeclared.setdefault(ref.name, original)
-        if ref.quote:
-            return None  # kept as written; label-value checks expand it separately
-        value = builtins.get(ref.name) or _single(variables.get(ref.name))
-        index = SENTINEL + len(prep.durations) + len(prep.numbers)
-        before = expr[: ref.start].rstrip()
-        if ref.in_brackets or before.endswith("offset"):
-            prep.durations[index] = original
-            prep.windows[index] = _seconds(value)
-            return f"{index}ms"
-        if grafana.placeholder(ref, expr) == "1" or (value and _is_number(value)):
-            prep.numbers[str(index)] = original
-            prep.real_numbers[float(index)] = float(value) if value and _is_number(value) else None
-            return str(index)
-        return grafana.PLACEHOLDER_PREFIX + ref.name
-
-    prep.text = grafana.substitute(expr, resolve)
-    return prep
-
-
-def _constant(text: str) -> Callable[[re.Match[str]], str]:
-    return lambda _match: text
-
-
-def _single(value: Any) -> str | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{value:g}"
-    return value if isinstance(value, str) else None
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return parse_duration(value, "window") if value else None
-    except ConfigError:
-        return None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
 # -- context -----------------------------------------------------------------------------------
 
 
 @dataclass
 class Context:
-    expr: str
-    root: Any
-    prep: Prepared
+    """What the rules read: the parsed query and what is known about its metrics."""
+
+    query: Expr
     types: Mapping[str, str]
     labels: Mapping[str, Iterable[str]] | None
     label_values: Mapping[Any, Iterable[str]] | None
-    variables: Mapping[str, Any]
-    scrape: float
-    dashboard: bool
-    visits: list[Visit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.visits = list(walk(self.root))
+        self.expr = self.query.text
+        self.root = self.query.tree
+        self.prep: Prepared = self.query.prepared
+        self.visits = list(self.query.visits)
+        self.variables = self.query.context.variables
+        self.scrape = self.query.context.scrape_interval
+        self.dashboard = self.query.context.dashboard
         self.printer = Printer({}, self.prep.durations)
 
     def text(self, visit: Visit) -> str:
@@ -153,7 +87,7 @@ class Context:
 
     def _restore(self, text: str) -> str:
         for printed, original in self.prep.numbers.items():
-            text = re.sub(rf"\b{printed}\b", _constant(original), text)
+            text = re.sub(rf"\b{printed}\b", lambda _m, o=original: o, text)
         pattern = rf"\b{grafana.PLACEHOLDER_PREFIX}(\w+)"
         return re.sub(pattern, lambda m: self.prep.originals.get(m.group(1), m.group(0)), text)
 
@@ -222,11 +156,6 @@ def suffix_of(name: str) -> str:
     return next((s for s in ("_bucket", "_sum", "_count") if name.endswith(s)), "")
 
 
-def name_of(node: Any) -> str | None:
-    if node.name:
-        return str(node.name)
-    eq = [m for m in node.matchers.matchers if m.name == "__name__" and match_op(m) == "="]
-    return str(eq[0].value) if eq else None
 
 
 def selectors(ctx: Context, root: Visit) -> list[Visit]:
@@ -264,28 +193,43 @@ def undeclared(name: str, text: str) -> Finding:
 
 
 def build_context(
-    expr: str,
+    query: Expr,
     *,
     types: Mapping[str, str] | None = None,
     labels: Mapping[str, Iterable[str]] | None = None,
     label_values: Mapping[Any, Iterable[str]] | None = None,
-    scrape_interval: float | str = 30,
-    dashboard: bool = False,
-    variables: Mapping[str, Any] | None = None,
-    range_seconds: float = 21600,
-    max_data_points: int = 1000,
 ) -> Context | list[Finding]:
-    variables = dict(variables or {})
-    scrape = parse_duration(scrape_interval, "scrape_interval")
-    builtins = grafana.builtin_values(
-        scrape_interval=scrape, range_seconds=range_seconds, max_data_points=max_data_points,
-        end=grafana.EPOCH,  # lint runs nothing: $__from/$__to need a value, not the clock
-    )  # fmt: skip
-    prep = prepare(expr, variables, builtins)
-    try:
-        root = parse_text(prep.text, original=expr)
-    except QuerySyntaxError as err:
-        found = [Finding("syntax-error", "error", err.message)]
-        return found + [undeclared(name, text) for name, text in prep.undeclared.items()]
+    """The rules' context for ``query``, or its findings when it does not parse."""
+    error = query.syntax_error
+    if error is not None:
+        found = [Finding("syntax-error", "error", error.message)]
+        return found + [undeclared(name, text) for name, text in query.prepared.undeclared.items()]
     types = {str(k): str(v).lower() for k, v in (types or {}).items()}
-    return Context(expr, root, prep, types, labels, label_values, variables, scrape, dashboard)
+    return Context(query, types, labels, label_values)
+
+
+def panel_context(
+    *,
+    scrape_interval: float | str | None = None,
+    dashboard: bool | None = None,
+    variables: Mapping[str, Any] | None = None,
+    range_seconds: float | None = None,
+    max_data_points: int | None = None,
+) -> dict[str, Any]:
+    """The :class:`PanelContext` fields given as lint/validate keyword arguments."""
+    given = {
+        "scrape_interval": scrape_interval,
+        "dashboard": dashboard,
+        "variables": variables,
+        "range_seconds": range_seconds,
+        "max_data_points": max_data_points,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def read(expr: str | Expr, **settings: Any) -> Expr:
+    """``expr`` as an :class:`Expr` read with ``settings`` (an ``Expr`` keeps its own otherwise)."""
+    changes = panel_context(**settings)
+    if isinstance(expr, Expr):
+        return expr.within(**changes)
+    return Expr.of(expr, PanelContext(**changes))

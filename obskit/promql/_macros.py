@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeAlias
 
-from .. import config
 from .._time import format_duration, parse_duration
 from ..errors import ConfigError
 
@@ -36,6 +35,8 @@ _ROUND_TABLE_MS = (
     (604_800_000, 86_400_000), (1_814_400_000, 604_800_000), (3_628_800_000, 2_592_000_000),
 )  # fmt: skip
 _YEAR_MS = 31_536_000_000
+#: Where the range ends for offline work ($__from/$__to): a fixed instant, never the clock.
+OFFLINE_END = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def escape_body(value: str, quote_char: str = '"') -> str:
@@ -122,8 +123,8 @@ def builtin_values(
     """The text Grafana puts in place of each ``$__`` macro for these panel settings.
 
     ``$__from``/``$__to`` are the range's ends in epoch milliseconds, the range ending
-    at ``end`` (default :func:`obskit.now`); their ``:date`` formats are applied by
-    :func:`expand`.
+    at ``end`` (default :data:`OFFLINE_END`, a fixed instant: nothing here reads the
+    clock); their ``:date`` formats are applied by :func:`expand`.
     """
     if interval is None:
         seconds = grafana_interval(range_seconds, max_data_points, scrape_interval)
@@ -131,7 +132,7 @@ def builtin_values(
         seconds = parse_duration(interval, "interval")
     rate_s = rate_interval(seconds, scrape_interval)
     range_s = round(range_seconds)
-    to_ms = round((end or config.now()).timestamp() * 1000)
+    to_ms = round((end or OFFLINE_END).timestamp() * 1000)
     return {
         "__interval": format_duration(seconds),
         "__interval_ms": str(round(seconds * 1000)),
@@ -175,8 +176,7 @@ def format_instant(ms_text: str, fmt: str | None, name: str = "__to") -> str:
     )
 
 
-EPOCH = datetime.fromtimestamp(0, UTC)
-BUILTINS = tuple(builtin_values(end=EPOCH))
+BUILTINS = tuple(builtin_values())
 
 
 @dataclass(frozen=True)
@@ -330,6 +330,10 @@ def expand(
     >>> expand("increase(x_total[$__range])", range_seconds=86400)
     'increase(x_total[86400s])'
     """
+    if end is None and any(ref.name in INSTANTS for ref in refs(expr)):
+        from ..config import now  # only this convenience reads the clock, and only for $__to
+
+        end = now()
     builtins = builtin_values(
         interval=interval,
         scrape_interval=scrape_interval,

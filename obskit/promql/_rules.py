@@ -13,17 +13,16 @@ import promql_parser as pp
 from .._time import format_duration
 from . import _macros as grafana
 from ._ast import Visit, children, func_name, match_op, unwrap, walk
+from ._infer import KEEP_LABELS, name_of, output_labels
 from ._lintctx import (
     COUNTER_FUNCS,
     GAUGE_FUNCS,
-    KEEP_LABELS,
     MIN_SAMPLES,
     RAW_OK,
     Context,
     Finding,
     child,
     default_window,
-    name_of,
     selectors,
     undeclared,
     under,
@@ -491,54 +490,13 @@ def _rule_multi_value_equality(ctx: Context) -> list[Finding]:
 #: Binary operators that pair series one to one (``or`` keeps both sides: never empty).
 _MATCHING_OPS = {"+", "-", "*", "/", "%", "^", "atan2", "==", "!=", ">", "<", ">=", "<=",
                  "and", "unless"}  # fmt: skip
-_SCALAR_FUNCS = {"scalar", "time", "pi"}
-_RELABELING_FUNCS = {"label_replace", "label_join", "absent", "absent_over_time"}
 Labels = frozenset[str]
-SCALAR = "scalar"
 
 
-def _output_labels(node: Any) -> Labels | str | None:
-    """The label names every series of ``node`` has, when aggregation fixes them.
-
-    :data:`SCALAR` for a scalar; ``None`` when they depend on the data (a bare selector,
-    ``without``, relabeling), so nothing is claimed about it.
-    """
-    node = unwrap(node)
-    if isinstance(node, pp.NumberLiteral):
-        return SCALAR
-    if isinstance(node, pp.AggregateExpr):
-        op, modifier = str(node.op), node.modifier
-        if op in KEEP_LABELS:
-            return _output_labels(node.expr)
-        if op == "count_values":
-            return None
-        if modifier is None:
-            return frozenset()
-        return frozenset(modifier.labels) if str(modifier.type).endswith("By") else None
-    if isinstance(node, pp.Call):
-        name = node.func.name
-        if name in _SCALAR_FUNCS:
-            return SCALAR
-        if name == "vector":
-            return frozenset()
-        vectors = [
-            a for a in node.args if not isinstance(unwrap(a), pp.NumberLiteral | pp.StringLiteral)
-        ]
-        if name in _RELABELING_FUNCS or len(vectors) != 1:
-            return None
-        inner = _output_labels(vectors[0])
-        if name == "histogram_quantile" and isinstance(inner, frozenset):
-            return inner - {"le"}
-        return inner
-    if isinstance(node, pp.SubqueryExpr | pp.UnaryExpr):
-        return _output_labels(node.expr)
-    if isinstance(node, pp.BinaryExpr):
-        lhs, rhs = _output_labels(node.lhs), _output_labels(node.rhs)
-        if lhs == SCALAR:
-            return rhs
-        if rhs == SCALAR or (not _explicit_matching(node) and lhs == rhs):
-            return lhs
-    return None
+def _output_labels(node: Any) -> Labels | None:
+    """The output labels of ``node`` as a set (``None`` for a scalar or when data decides)."""
+    labels = output_labels(node)
+    return frozenset(labels) if isinstance(labels, tuple) else None
 
 
 def _explicit_matching(node: Any) -> bool:

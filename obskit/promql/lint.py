@@ -29,20 +29,14 @@ series-budget             warning   more series than the budget (error for a rea
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import promql_parser as pp
-
-from ..catalog import find_metric
-from ._ast import match_op, unwrap
-from ._lintctx import KEEP_LABELS, SEVERITIES, Context, Finding, build_context, name_of
+from ._expr import Expr
+from ._lintctx import SEVERITIES, Context, Finding, build_context, read
 from ._rules import RULE_FUNCS
 
 __all__ = ["RULES", "Finding", "check_series_budget", "estimate_series", "lint"]
-
-Finding.__module__ = __name__  # documented and shown as obskit.lint.Finding
 
 RULES = (
     "syntax-error",
@@ -88,88 +82,7 @@ def check_series_budget(
     )
 
 
-# -- series estimate -------------------------------------------------------------------------
-
-
-def _estimate(ctx: Context, node: Any) -> dict[str, int] | None:
-    """Label -> number of values of what ``node`` returns (``None`` if unknown)."""
-    node = unwrap(node)
-    if isinstance(node, pp.NumberLiteral | pp.StringLiteral):
-        return {}
-    if isinstance(node, pp.VectorSelector):
-        return _estimate_selector(ctx, node)
-    if isinstance(node, pp.MatrixSelector):
-        return _estimate(ctx, node.vector_selector)
-    if isinstance(node, pp.SubqueryExpr | pp.UnaryExpr):
-        return _estimate(ctx, node.expr)
-    if isinstance(node, pp.AggregateExpr):
-        return _estimate_aggregate(ctx, node)
-    if isinstance(node, pp.Call):
-        return _estimate_call(ctx, node)
-    if isinstance(node, pp.BinaryExpr):
-        return _estimate_binary(ctx, node)
-    return None
-
-
-def _estimate_selector(ctx: Context, node: Any) -> dict[str, int] | None:
-    name = name_of(node)
-    metric = find_metric(name) if name else None
-    if metric is None:
-        return None
-    counts: dict[str, int] = {}
-    for label in metric.labels:
-        values = ctx.values(metric.name, label) or set(metric.values.get(label, ("",)))
-        counts[label] = len(values)
-    if name and name.endswith("_bucket"):
-        counts["le"] = len(metric.buckets) + 1
-    for matcher in node.matchers.matchers:
-        if matcher.name in counts and match_op(matcher) == "=":
-            counts[matcher.name] = 1
-        elif matcher.name in counts and match_op(matcher) == "=~":
-            counts[matcher.name] = max(1, str(matcher.value).count("|") + 1)
-    return counts
-
-
-def _estimate_aggregate(ctx: Context, node: Any) -> dict[str, int] | None:
-    inner = _estimate(ctx, node.expr)
-    if inner is None or str(node.op) == "count_values":
-        return None
-    modifier = node.modifier
-    if str(node.op) in KEEP_LABELS:
-        return inner
-    if modifier is None:
-        return {}
-    if str(modifier.type).endswith("By"):
-        return {k: v for k, v in inner.items() if k in modifier.labels}
-    return {k: v for k, v in inner.items() if k not in modifier.labels}
-
-
-def _estimate_call(ctx: Context, node: Any) -> dict[str, int] | None:
-    name = node.func.name
-    if name in ("vector", "time", "scalar", "absent", "absent_over_time"):
-        return {}
-    if name == "histogram_quantile":
-        inner = _estimate(ctx, node.args[1])
-        return None if inner is None else {k: v for k, v in inner.items() if k != "le"}
-    vectors = [
-        a for a in node.args if not isinstance(unwrap(a), pp.NumberLiteral | pp.StringLiteral)
-    ]
-    return _estimate(ctx, vectors[0]) if vectors else {}
-
-
-def _estimate_binary(ctx: Context, node: Any) -> dict[str, int] | None:
-    lhs, rhs = _estimate(ctx, node.lhs), _estimate(ctx, node.rhs)
-    if lhs is None or rhs is None:
-        return None
-    if isinstance(unwrap(node.lhs), pp.NumberLiteral):
-        return rhs
-    card = str(node.modifier.card) if node.modifier is not None else ""
-    if str(node.op) == "or":
-        return {k: max(lhs.get(k, 1), rhs.get(k, 1)) for k in lhs.keys() | rhs.keys()}
-    return rhs if card.endswith("OneToMany") else lhs
-
-
-def estimate_series(expr: str, **kwargs: Any) -> int | None:
+def estimate_series(expr: str | Expr, **kwargs: Any) -> int | None:
     """Roughly how many series ``expr`` returns, from the catalog (``None`` if unknown).
 
     Keyword arguments are those of :func:`lint`.
@@ -177,32 +90,36 @@ def estimate_series(expr: str, **kwargs: Any) -> int | None:
     >>> estimate_series('sum by (provider) (rate(voicebot_stt_latency_seconds_count[5m]))')
     2
     """
-    ctx = build_context(expr, **kwargs)
-    if isinstance(ctx, list):
-        return None
-    counts = _estimate(ctx, ctx.root)
-    return None if counts is None else math.prod(counts.values())
+    ctx = _context(expr, kwargs)
+    return None if isinstance(ctx, list) else ctx.query.series_estimate(ctx.values)
+
+
+def _context(expr: str | Expr, kwargs: dict[str, Any]) -> Context | list[Finding]:
+    live = {k: kwargs.pop(k, None) for k in ("types", "labels", "label_values")}
+    kwargs.pop("series_budget", None)
+    return build_context(read(expr, **kwargs), **live)
 
 
 def lint(
-    expr: str,
+    expr: str | Expr,
     *,
     types: Mapping[str, str] | None = None,
     labels: Mapping[str, Iterable[str]] | None = None,
     label_values: Mapping[Any, Iterable[str]] | None = None,
-    scrape_interval: float | str = 30,
-    dashboard: bool = False,
+    scrape_interval: float | str | None = None,
+    dashboard: bool | None = None,
     variables: Mapping[str, Any] | None = None,
     series_budget: int | None = None,
-    range_seconds: float = 21600,
-    max_data_points: int = 1000,
+    range_seconds: float | None = None,
+    max_data_points: int | None = None,
 ) -> list[Finding]:
     """Check a query offline and return its findings, errors first.
 
     Parameters
     ----------
-    expr : str
-        The query; Grafana macros and ``$variables`` allowed.
+    expr : str or Expr
+        The query; Grafana macros and ``$variables`` allowed. An :class:`Expr` is
+        read in its own panel context unless the settings below change it.
     types : mapping, optional
         Live metric types (name -> ``counter``/``gauge``/``histogram``/``summary``...),
         e.g. from ``/api/v1/metadata``; they win over the catalog.
@@ -210,8 +127,8 @@ def lint(
         Metric name -> its label names on the server.
     label_values : mapping, optional
         ``(metric, label)`` or ``label`` -> the values that occur.
-    scrape_interval : float or str
-        The scrape interval windows are checked against (30 s in the demo).
+    scrape_interval : float or str, optional
+        The scrape interval windows are checked against (default 30 s, the demo's).
     dashboard : bool
         The query is for a Grafana panel: fixed rate() windows are flagged.
     variables : mapping, optional
@@ -219,7 +136,8 @@ def lint(
     series_budget : int, optional
         Warn when the catalog estimate of the series count is above this.
     range_seconds, max_data_points
-        Panel settings that give ``$__interval`` and ``$__rate_interval`` their values.
+        Panel settings that give ``$__interval`` and ``$__rate_interval`` their values
+        (default 6 h and 1,000: see :class:`PanelContext`).
 
     Returns
     -------
@@ -231,23 +149,16 @@ def lint(
     >>> lint("sum(rate(voicebot_calls_total[5m]))")
     []
     """
-    ctx = build_context(
-        expr,
-        types=types,
-        labels=labels,
-        label_values=label_values,
-        scrape_interval=scrape_interval,
-        dashboard=dashboard,
-        variables=variables,
-        range_seconds=range_seconds,
-        max_data_points=max_data_points,
-    )
+    query = read(
+        expr, scrape_interval=scrape_interval, dashboard=dashboard, variables=variables,
+        range_seconds=range_seconds, max_data_points=max_data_points,
+    )  # fmt: skip
+    ctx = build_context(query, types=types, labels=labels, label_values=label_values)
     if isinstance(ctx, list):
         return ctx
     found = [finding for rule in RULE_FUNCS for finding in rule(ctx)]
     if series_budget is not None:
-        counts = _estimate(ctx, ctx.root)
-        count = None if counts is None else math.prod(counts.values())
+        count = query.series_estimate(ctx.values)
         budget = check_series_budget(count, series_budget, estimated=True)
         found += [budget] if budget else []
     unique = list(dict.fromkeys(found))

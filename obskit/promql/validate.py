@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
-import promql_parser as pp
 
 from .._time import parse_time
-from ..errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
+from ..errors import ObskitError, PromQLWarning, ValidationError
 from . import lint as _lint
-from ._ast import walk
-from ._builders import parse
-from ._lintctx import name_of
-from ._macros import expand
+from ._expr import Expr
+from ._infer import name_of
+from ._lintctx import read
 from .lint import Finding
 
 __all__ = ["Report", "SupportsValidation", "validate"]
@@ -142,26 +140,28 @@ class Report:
 
 
 def validate(
-    expr: str,
+    expr: str | Expr,
     client: SupportsValidation | None = None,
     *,
     time: Any = None,
-    dashboard: bool = False,
+    dashboard: bool | None = None,
     variables: Mapping[str, Any] | None = None,
-    scrape_interval: float | str = 30,
+    scrape_interval: float | str | None = None,
     series_budget: int = 500,
-    range_seconds: float = 21600,
-    max_data_points: int = 1000,
+    range_seconds: float | None = None,
+    max_data_points: int | None = None,
 ) -> Report:
     """Check a query: syntax and lint offline; with a client, live metadata and a real run.
 
     Parameters
     ----------
-    expr : str
-        The query; Grafana macros and ``$variables`` allowed.
+    expr : str or Expr
+        The query; Grafana macros and ``$variables`` allowed. It is parsed once (an
+        :class:`~obskit.promql.Expr` that was already parsed is not parsed again).
     client : optional
         An ``obskit.Client`` (or anything with ``query``, ``metrics``, ``labels``,
-        ``label_values``). Without one, only the offline checks run.
+        ``label_values``). Without one, only the offline checks run, and nothing reads
+        the clock: ``$__from``/``$__to`` expand at a fixed instant.
     time : optional
         When to run the query (anything ``Client.query`` accepts); default now.
     dashboard, variables, scrape_interval
@@ -181,32 +181,34 @@ def validate(
     >>> validate("sum(rate(voicebot_calls_total[5m])").ok
     False
     """
-    panel: dict[str, Any] = {
-        "scrape_interval": scrape_interval,
-        "range_seconds": range_seconds,
-        "max_data_points": max_data_points,
-    }
+    query = read(
+        expr, scrape_interval=scrape_interval, dashboard=dashboard, variables=variables,
+        range_seconds=range_seconds, max_data_points=max_data_points,
+    )  # fmt: skip
     at = None if time is None else parse_time(time, "time")
-    expanded = expand(expr, variables=variables, end=at, **panel)
-    options: dict[str, Any] = {"dashboard": dashboard, "variables": variables, **panel}
-    try:
-        root = parse(expr, variables=variables, **panel)
-    except QuerySyntaxError:
-        return _report(expr, expanded, _lint.lint(expr, **options))
-    live, found = ({}, []) if client is None else _metadata(client, root)
+    if at is None and client is not None:
+        from ..config import now  # a run happens now; offline work never reads the clock
+
+        at = now()
+    if at is not None:
+        query = query.within(end=at)
+    expanded = query.expanded
+    if query.syntax_error is not None:
+        return _report(query.text, expanded, _lint.lint(query))
+    live, found = ({}, []) if client is None else _metadata(client, query)
     budget = None if client is not None else series_budget
-    found += _lint.lint(expr, series_budget=budget, **live, **options)
+    found += _lint.lint(query, series_budget=budget, **live)
     if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
-        return _report(expr, expanded, found)
+        return _report(query.text, expanded, found)
     frame, run = _run(client, expanded, time)
     found += run
     if frame is None:
-        return _report(expr, expanded, found)
+        return _report(query.text, expanded, found)
     count = _series_count(frame)
     found += _result_findings(frame, count, series_budget)
     stats = _stats(client, expanded, time)
     found += _cost(stats)
-    return _report(expr, expanded, found, count, stats)
+    return _report(query.text, expanded, found, count, stats)
 
 
 def _report(
@@ -223,10 +225,10 @@ def _report(
 # -- live metadata -----------------------------------------------------------------------------
 
 
-def _metadata(client: SupportsValidation, root: Any) -> tuple[dict[str, Any], list[Finding]]:
-    """Types, labels and label values for the metrics ``root`` selects, from the client."""
-    selectors = [v.node for v in walk(root) if isinstance(v.node, pp.VectorSelector)]
-    names = sorted({n for n in (name_of(s) for s in selectors) if n and not n.startswith("__")})
+def _metadata(client: SupportsValidation, query: Expr) -> tuple[dict[str, Any], list[Finding]]:
+    """Types, labels and label values for the metrics ``query`` selects, from the client."""
+    selectors = query.selectors
+    names = sorted(query.metrics)
     try:
         table = client.metrics()
         types = {str(n): str(t) for n, t in zip(table["name"], table["type"], strict=True)}
