@@ -354,8 +354,16 @@ def test_loopback_asks_for_identity_encoding_and_others_keep_gzip(client):
     assert "gzip" in remote.session.headers["Accept-Encoding"]
 
 
-def test_one_session_serves_helpers_and_queries(client):
-    assert client.prom._session is client.session
+def test_prometheus_connect_is_built_lazily_on_the_clients_session(client):
+    assert client._prometheus_connect is None  # not at construction
+    adapter = client.session.get_adapter(client.url)
+    prom = client.prometheus_connect()
+    assert prom is client.prometheus_connect() and prom._session is client.session
+    assert client.session.get_adapter(client.url) is adapter  # obskit's pool and retries kept
+    assert "obskit_test_key" in prom.all_metrics()
+    assert (
+        prom.custom_query("obskit_test_key", params={"time": END.timestamp()})[0]["value"][1] == "1"
+    )
 
 
 def test_syntax_errors_carry_prometheus_text(client):
@@ -416,7 +424,7 @@ def test_labels_and_label_values(client):
 
 def test_metrics_merge_prometheus_metadata_with_the_catalog(client):
     deadline = time.monotonic() + 15  # Prometheus scrapes itself: wait for its first scrape
-    while time.monotonic() < deadline and not client.prom.get_metric_metadata(metric=None):
+    while time.monotonic() < deadline and not client.prometheus_connect().get_metric_metadata(None):
         time.sleep(0.2)
     df = client.metrics().set_index("name")
     assert list(df.columns) == ["type", "help", "unit", "source"]
@@ -451,7 +459,9 @@ def test_auth_headers_tenant_and_extra_headers_are_sent(fault_server):
                  headers={"X-Team": "voice"}) as c:  # fmt: skip
         c.query("up", time=END)
         c.labels()
-    for seen in fault_server.seen:  # our own call and prometheus-api-client's helper alike
+        c.prometheus_connect().get_label_names()
+    assert len(fault_server.seen) == 3
+    for seen in fault_server.seen:  # obskit's calls and prometheus-api-client's alike
         assert seen.headers["Authorization"] == "Basic Ym9iOmh1bnRlcjI="
         assert (seen.headers["X-Scope-OrgID"], seen.headers["X-Team"]) == ("shop", "voice")
     with connect(fault_server.url, bearer_token="tok-3141") as c:
@@ -530,7 +540,7 @@ def test_a_slow_answer_is_a_query_timeout(fault_server):
     assert len(fault_server.seen) == 1  # a timed-out query is not repeated
 
 
-def test_helper_errors_are_mapped_with_prometheus_text(fault_server):
+def test_discovery_errors_are_mapped_with_prometheus_text(fault_server):
     fault_server.reply = lambda seen: (400, recorded("error_400_bad_data"), 0.0)
     with connect(fault_server.url) as c, pytest.raises(QuerySyntaxError) as info:
         c.labels("up{")
@@ -637,10 +647,10 @@ def test_tls_verification_can_be_turned_off(tls_server):
 
 
 def test_describe_metrics_finds_families_of_suffixed_names():
-    metadata = [
-        {"metric_name": "http_seconds", "type": "histogram", "help": "Latency.", "unit": ""},
-        {"metric_name": "jobs", "type": "counter", "help": "Jobs done.", "unit": ""},
-    ]
+    metadata = {
+        "http_seconds": [{"type": "histogram", "help": "Latency.", "unit": ""}],
+        "jobs": [{"type": "counter", "help": "Jobs done.", "unit": ""}],
+    }
     names = ["http_seconds_bucket", "jobs_total", "voicebot_calls_total", "mystery"]
     df = _discovery.describe_metrics(names, metadata).set_index("name")
     assert df.loc["http_seconds_bucket", ["type", "source"]].tolist() == ["histogram", "prometheus"]

@@ -2,58 +2,31 @@
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import logging
 import os
-import re
-import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import pandas as pd
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
 from .. import _time, config, frames
 from ..config import Settings
-from ..errors import (
-    ConfigError,
-    PrometheusError,
-    QueryExecutionError,
-    QuerySyntaxError,
-    QueryTimeoutError,
-    TLSError,
-    TooLargeError,
-    UnreachableError,
-)
-from . import _discovery, _matrix
+from ..errors import ConfigError, QuerySyntaxError
+from . import _discovery, _range
 from . import _envelope as _api
-from . import _split as _chunks
 from . import _transport as _session
+from ._http import Transport
+
+if TYPE_CHECKING:
+    from prometheus_api_client import PrometheusConnect
 
 __all__ = ["Client", "connect"]
 
-log = logging.getLogger("obskit")
-T = TypeVar("T")
-
-#: Requests whose form-encoded parameters are longer than this are sent as POST.
-POST_OVER = 2048
-#: Bytes read from the socket at once.
-READ_SIZE = 1 << 20
-_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-_AT_MODIFIER = re.compile(r"@\s*(start|end)\s*\(\s*\)")
-_POOL_PREFIX = re.compile(r"^\w*(?:Connection|ConnectionPool)\(host=[^)]*\):\s*")
-_HELPER_FAILURE = re.compile(r"HTTP Status Code (\d+) \((b['\"].*['\"])\)\s*$", re.S)
-_DROPPED = ("Connection aborted", "RemoteDisconnected", "Connection reset", "Connection broken")
-_TO_HTTPS = b"HTTP request to an HTTPS server"  # Go's answer to plain HTTP on a TLS port
-#: Range queries over this many points per series are refused before any request is sent.
-MAX_RANGE_POINTS = 1_000_000
-#: Range queries over this many points per series first count the expression's series.
-PRECHECK_POINTS = 1_000
+#: Re-exported for callers that read the limits from here.
+MAX_RANGE_POINTS = _range.MAX_RANGE_POINTS
+PRECHECK_POINTS = _range.PRECHECK_POINTS
 
 
 def connect(
@@ -63,7 +36,9 @@ def connect(
 
     Keyword arguments are :class:`~obskit.config.Settings` fields (``username``,
     ``password``, ``bearer_token``, ``headers``, ``tenant``, ``ca_bundle``, ``verify``,
-    ``timeout``, ``max_workers``, ...); ``PROMETHEUS_*`` variables fill the rest.
+    ``timeout``, ``max_workers``, ...); ``PROMETHEUS_*`` variables fill the rest. The URL
+    may carry a path prefix: ``http://host:9090/prometheus``,
+    ``http://vmselect:8481/select/0/prometheus``.
 
     >>> client = connect("http://127.0.0.1:9090", timeout=5)
     >>> client
@@ -75,11 +50,13 @@ def connect(
 class Client:
     """Queries one Prometheus-compatible server through one :class:`requests.Session`.
 
-    The session carries auth, headers and TLS settings and is shared by obskit's own
-    fast calls (queries, series) and prometheus-api-client's helpers (labels, metadata).
-    Requests answered with a 5xx status are retried ``settings.retries`` times with
-    exponential backoff, except Prometheus' own query timeout (503, ``errorType``
-    ``timeout``): running the same query again would only time out again.
+    The session carries auth, headers and TLS settings; every request obskit makes goes
+    through one transport on it (:mod:`obskit.client._http`), whose failures one table
+    maps to :class:`~obskit.ObskitError` subclasses. Requests answered with a 5xx status
+    are retried ``settings.retries`` times with exponential backoff, except Prometheus'
+    own query timeout (503, ``errorType`` ``timeout``): running the same query again
+    would only time out again. :meth:`prometheus_connect` gives prometheus-api-client's
+    ``PrometheusConnect`` on the same session, for code written against it.
 
     >>> client = Client(Settings("http://127.0.0.1:9090", tenant="shop"))
     >>> client.session.headers["X-Scope-OrgID"]
@@ -91,11 +68,9 @@ class Client:
         self.url = settings.url
         self.session = session or requests.Session()
         retry = _session.retry_policy(settings.retries, settings.backoff)
-        self.prom = PrometheusConnect(
-            settings.url, session=self.session, retry=retry, timeout=settings.timeout
-        )
-        # After PrometheusConnect, whose own adapter for the URL this replaces.
         _session.configure(self.session, settings, retry)
+        self._http = Transport(self.session, settings)
+        self._prometheus_connect: PrometheusConnect | None = None
 
     def __repr__(self) -> str:
         tenant = f", tenant={self.settings.tenant!r}" if self.settings.tenant else ""
@@ -110,6 +85,28 @@ class Client:
     def close(self) -> None:
         """Close the session's pooled connections."""
         self.session.close()
+
+    def prometheus_connect(self) -> PrometheusConnect:
+        """prometheus-api-client's ``PrometheusConnect`` on this client's session.
+
+        It shares the session's auth, TLS settings, headers (tenant, bearer token),
+        connection pool and 5xx retries; built on first use. Its own errors are its own
+        (``PrometheusApiClientException``); obskit's methods raise :class:`~obskit.ObskitError`.
+
+        >>> client.prometheus_connect().get_label_names()  # doctest: +SKIP
+        ['__name__', 'instance', 'job', ...]
+        """
+        if self._prometheus_connect is None:
+            from prometheus_api_client import PrometheusConnect
+
+            adapter = self.session.get_adapter(self.url)
+            retry = getattr(adapter, "max_retries", None)
+            prom = PrometheusConnect(
+                self.url, session=self.session, retry=retry, timeout=self.settings.timeout
+            )
+            self.session.mount(self.url, adapter)  # it mounts an adapter of its own: keep ours
+            self._prometheus_connect = prom
+        return self._prometheus_connect
 
     # -- queries -----------------------------------------------------------------
 
@@ -131,8 +128,8 @@ class Client:
         at = _time.parse_time(time, "time")
         params = {"query": self._expanded(expr, None, 3600.0, variables, at), "time": _unix(at)}
         with _api.gc_paused():
-            result = self._call("query", params, what=expr)
-            self._check_budget(result.data, expr)
+            result = self._http.call("query", params, expr)
+            _range.check_budget(self._http, result.data, expr)
             frame = frames.to_frame(
                 result.data,
                 query=expr,
@@ -157,7 +154,7 @@ class Client:
         at = _time.parse_time(time, "time")
         sent = self._expanded(expr, None, 3600.0, None, at)
         params = {"query": sent, "time": _unix(at), "stats": "all"}
-        data = self._call("query", params, what=expr, warn=False).data
+        data = self._http.call("query", params, expr, warn=False).data
         stats = data.get("stats") if isinstance(data, dict) else None
         return dict(stats) if isinstance(stats, dict) else {}
 
@@ -194,28 +191,12 @@ class Client:
         """
         _check_expr(expr)
         t0, t1 = _time_range(start, end)
-        step_ms = self._step_ms(step, (t1 - t0).total_seconds())
-        points = (_ms(t1) - _ms(t0)) // step_ms + 1
-        self._check_points(expr, points, t0, t1)  # before planning millions of windows
-        windows = _chunks.windows(_ms(t0), _ms(t1), step_ms, self.settings.max_points)
-        params = {"start": t0.isoformat(), "end": t1.isoformat(), "step": step_ms / 1000}
+        span = (t1 - t0).total_seconds()
+        step_ms = _range.step_ms(step, span, self.settings.target_points)
         with _api.gc_paused():
-            span = (t1 - t0).total_seconds()
             runnable = self._expanded(expr, step_ms / 1000, span, variables, t1)
-            sent = _pin_start_end(runnable, t0, t1)  # chunks must agree on start() and end()
-            if points > PRECHECK_POINTS:
-                series = self._precheck_budget(sent, expr, t1)
-                windows = _spread(windows, series, points, step_ms, self.workers)
-            results = self._fetch_windows(expr, sent, windows, step_ms, progress)
-            frame = frames.matrix_frame(
-                [r.data["result"] or [] for r in results],
-                query=expr,
-                params={**params, "chunks": len(windows)},
-                warnings=_unique(w for r in results for w in r.warnings),
-                infos=_unique(i for r in results for i in r.infos),
-                step=step_ms / 1000,
-            )
-            del results
+            frame = _range.fetch(self._http, expr, runnable, (t0, t1), step_ms,
+                                 workers=self.workers, progress=progress)  # fmt: skip
         _api.emit_notes(frame.attrs["warnings"], frame.attrs["infos"], expr)
         return frame
 
@@ -241,78 +222,6 @@ class Client:
             end=end,
         )
 
-    def _step_ms(self, step: _time.DurationLike | None, span: float) -> int:
-        """The step in whole milliseconds: as given, or a round one for ~target_points."""
-        if step is None:
-            seconds = _time.nice_step(span, self.settings.target_points)
-        else:
-            seconds = _time.parse_duration(step, "step")
-        return max(1, round(seconds * 1000))
-
-    def _check_points(self, expr: str, points: int, start: datetime, end: datetime) -> None:
-        """Refuse, before any request, a range of over MAX_RANGE_POINTS points per series."""
-        if points <= MAX_RANGE_POINTS:
-            return
-        span = (end - start).total_seconds()
-        fits = _time.format_duration(_time.nice_step(span, self.settings.target_points))
-        message = (
-            f"{start.isoformat()} to {end.isoformat()} is {points:,} points per series at this "
-            f"step, over obskit's limit of {MAX_RANGE_POINTS:,} (Prometheus itself answers at "
-            f"most 11,000 per request); use a larger step, e.g. step={fits!r}"
-        )
-        raise TooLargeError(message, query=expr, url=self.url)
-
-    def _precheck_budget(self, sent: str, expr: str, at: datetime) -> int | None:
-        """Refuse a long range query whose expression has too many series at ``at``.
-
-        One instant ``count(...)`` costs the server one evaluation where the range costs
-        thousands, and nothing big is downloaded. Series that exist only earlier in the
-        range are still caught by the check on each chunk. Expressions ``count()`` cannot
-        wrap (scalars, strings) or that fail are left for the range query itself to report.
-        """
-        budget = self.settings.series_budget
-        params = {"query": f"count({sent})", "time": _unix(at)}
-        try:
-            data = self._call("query", params, expr, warn=False).data
-        except (QuerySyntaxError, QueryExecutionError):
-            return None
-        try:
-            count = int(float(data["result"][0]["value"][1])) if data["result"] else 0
-        except (LookupError, TypeError, ValueError):
-            return None  # not the one-sample vector count() gives: e.g. not a Prometheus
-        if budget is not None and count > budget:
-            message = (
-                f"the expression has {count:,} series at {at.isoformat()}, over "
-                f"series_budget={budget} (counted before downloading the range)"
-            )
-            raise TooLargeError(message, query=expr, url=self.url)
-        return count
-
-    def _fetch_windows(
-        self,
-        expr: str,
-        sent: str,
-        windows: list[tuple[int, int]],
-        step_ms: int,
-        progress: bool | None,
-    ) -> list[_api.Decoded]:
-        # One chunk is parsed at a time: parsing is CPU-bound and mostly holds the GIL, so a
-        # second parse at once only takes the core the server needs to encode the next chunk.
-        parsing = threading.Lock()
-
-        def fetch(window: tuple[int, int]) -> _api.Decoded:
-            start, end, step = window[0] / 1000, window[1] / 1000, step_ms / 1000
-            params = {"query": sent, "start": start, "end": end, "step": step}
-            result = self._call(
-                "query_range", params, expr, warn=False, matrix=True, parsing=parsing
-            )
-            self._check_budget(result.data, expr)
-            return result
-
-        return _chunks.fetch_all(
-            fetch, windows, max_workers=self.workers, progress=progress, label=expr
-        )
-
     @property
     def workers(self) -> int:
         """Chunks fetched at once: ``settings.max_workers``, on loopback at most one per core.
@@ -325,6 +234,17 @@ class Client:
             return self.settings.max_workers
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         return max(1, min(self.settings.max_workers, cores or 1))
+
+    def format_query(self, expr: str) -> str:
+        """``expr`` as Prometheus formats it (``/api/v1/format_query``, Prometheus 2.38+).
+
+        >>> client.format_query("sum by(job)(rate(x[5m]))")  # doctest: +SKIP
+        'sum by (job) (rate(x[5m]))'
+        """
+        _check_expr(expr)
+        return str(self._http.call("format_query", {"query": expr}, expr).data)
+
+    # -- series and discovery ----------------------------------------------------
 
     def series(
         self,
@@ -341,14 +261,12 @@ class Client:
         t0, t1 = _time_range(start, end)
         matches = [match] if isinstance(match, str) else list(match)
         params = {"match[]": matches, "start": _unix(t0), "end": _unix(t1)}
-        found = self._call("series", params, what=" ".join(matches)).data or []
+        found = self._http.call("series", params, " ".join(matches)).data or []
         names = sorted({k for s in found for k in s}, key=lambda n: (n != "__name__", n))
         table = pd.DataFrame.from_records(found, columns=names)
         if names:
             table = table.sort_values(names, na_position="last", ignore_index=True)
         return table
-
-    # -- discovery ---------------------------------------------------------------
 
     def labels(self, metric: str | None = None) -> pd.DataFrame:
         """Label names, of all series or of those matching ``metric`` (a selector).
@@ -356,7 +274,7 @@ class Client:
         >>> client.labels("voicebot_calls_total")  # doctest: +SKIP
         """
         params = {"match[]": metric} if metric else {}
-        names = self._helper("labels", lambda: self.prom.get_label_names(params=params))
+        names = self._http.call("labels", params, "labels").data or []
         return pd.DataFrame({"label": sorted(names)}, dtype=str)
 
     def label_values(self, label: str, metric: str | None = None) -> pd.DataFrame:
@@ -366,11 +284,13 @@ class Client:
 
         >>> client.label_values("provider", "voicebot_tts_latency_seconds_count")  # doctest: +SKIP
         """
-        params = {"match[]": metric} if metric else {}
-        values = self._helper(
-            f"values of label {label}", lambda: self.prom.get_label_values(label, params=params)
-        )
+        values = self._label_values(label, metric, f"values of label {label}")
         return pd.DataFrame({label: sorted(values)}, dtype=str)
+
+    def _label_values(self, label: str, metric: str | None, what: str) -> list[str]:
+        params = {"match[]": metric} if metric else {}
+        path = f"label/{quote(label, safe='')}/values"
+        return list(self._http.call(path, params, what, post=False).data or [])  # GET only
 
     def metrics(self) -> pd.DataFrame:
         """Every metric name on the server with its ``type``, ``help`` and ``unit``.
@@ -382,9 +302,9 @@ class Client:
         >>> client.metrics().columns.tolist()  # doctest: +SKIP
         ['name', 'type', 'help', 'unit', 'source']
         """
-        names = self._helper("metric names", lambda: self.prom.get_label_values("__name__"))
-        entries = self._helper("metadata", lambda: self.prom.get_metric_metadata(metric=None))
-        return _discovery.describe_metrics(names, entries)
+        names = self._label_values("__name__", None, "metric names")
+        metadata = self._http.call("metadata", {}, "metadata", post=False).data or {}
+        return _discovery.describe_metrics(names, metadata)
 
     def series_count(
         self,
@@ -399,116 +319,27 @@ class Client:
         found = self.series(match or '{__name__=~".+"}', start, end)
         return _discovery.series_per_name(found)
 
-    # -- HTTP --------------------------------------------------------------------
+    def targets(self) -> pd.DataFrame:
+        """The server's active scrape targets: ``job``, ``instance``, ``health``, ...
 
-    def _call(
-        self,
-        endpoint: str,
-        params: Mapping[str, Any],
-        what: str,
-        *,
-        warn: bool = True,
-        matrix: bool = False,
-        parsing: threading.Lock | None = None,
-    ) -> _api.Decoded:
-        """One request to ``/api/v1/<endpoint>`` (POST when long), decoded.
+        One row per target, sorted by job and instance; VictoriaMetrics single-node
+        (which does not scrape) gives none.
 
-        ``matrix`` lets a large range-query body be parsed straight into numpy columns;
-        ``parsing`` is held while the body is parsed.
+        >>> client.targets()[["job", "health"]]  # doctest: +SKIP
         """
-        url = f"{self.url}/api/v1/{endpoint}"
-        status, body = self._send(url, params, what)
-        if status == 400 and _TO_HTTPS in body[:200]:
-            raise _plain_http_error(what, url)
-        decode = _api.decode_matrix if matrix else _api.decode
-        with parsing or contextlib.nullcontext():
-            return decode(body, status=status, query=what, url=url, warn=warn)
+        data = self._http.call("targets", {"state": "active"}, "targets", post=False).data
+        return _discovery.targets_table(data)
 
-    def _send(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
-        """The status and whole body of a request, a 503 retried unless it is a timeout.
+    def build_info(self) -> dict[str, str]:
+        """The server's ``/api/v1/status/buildinfo`` (``version``, ``revision``, ...).
 
-        500/502/504 are retried by the session's adapter (for prometheus-api-client's
-        helpers too); 503 is retried here, where the body tells Prometheus' query timeout
-        (not worth repeating) from an unavailable server or proxy.
+        VictoriaMetrics answers an empty mapping.
+
+        >>> client.build_info()["version"]  # doctest: +SKIP
+        '2.42.0'
         """
-        for attempt in range(self.settings.retries + 1):
-            status, body = self._send_once(url, params, what)
-            if status != 503 or attempt == self.settings.retries or _api.is_timeout(body):
-                break
-            delay = self.settings.backoff * 2**attempt
-            log.info("%s answered 503; retry %d in %.2f s", url, attempt + 1, delay)
-            time.sleep(delay)
-        return status, body
-
-    def _send_once(self, url: str, params: Mapping[str, Any], what: str) -> tuple[int, bytes]:
-        """The status and whole body of one request; transport failures mapped."""
-        encoded = urlencode(params, doseq=True)
-        post = len(encoded) > POST_OVER
-        try:
-            response = self.session.request(
-                "POST" if post else "GET",
-                url,
-                params=None if post else encoded,
-                data=encoded if post else None,
-                headers=_FORM if post else None,
-                timeout=self.settings.timeout,
-                verify=self.session.verify,  # else $REQUESTS_CA_BUNDLE overrides session.verify
-                stream=True,
-            )
-            try:  # big reads: requests' default of 10 kB costs ~0.1 s per 30 MB
-                body = b"".join(response.iter_content(READ_SIZE))
-            finally:
-                response.close()
-        except requests.RequestException as exc:
-            raise self._transport_error(exc, what, url) from exc
-        log.debug("%s %s -> %s (%d bytes)", response.request.method, url, response.status_code,
-                  len(body))  # fmt: skip
-        return response.status_code, body
-
-    def _transport_error(self, exc: Exception, what: str, url: str) -> PrometheusError:
-        timeout = self.settings.timeout
-        if isinstance(exc, requests.exceptions.SSLError):
-            plain = "WRONG_VERSION_NUMBER" in str(exc)  # the server answered without TLS
-            hint = "It speaks plain HTTP: use an http:// URL" if plain else None
-            return TLSError(f"TLS handshake failed: {_reason(exc)}", query=what, url=url, hint=hint)
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            message = f"no connection within {timeout:g} s"
-            return UnreachableError(message, query=what, url=url)
-        if isinstance(exc, requests.exceptions.Timeout):
-            message = f"no answer within timeout={timeout:g} s"
-            return QueryTimeoutError(message, query=what, url=url)
-        if "Read timed out" in str(exc):  # while streaming the body requests says ConnectionError
-            message = f"no answer within timeout={timeout:g} s"
-            return QueryTimeoutError(message, query=what, url=url)
-        if isinstance(
-            exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
-        ) and any(marker in str(exc) for marker in _DROPPED):
-            message = f"the connection was closed before an answer came: {_reason(exc)}"
-            return UnreachableError(message, query=what, url=url)
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            message = f"cannot connect (timeout {timeout:g} s): {_reason(exc)}"
-            return UnreachableError(message, query=what, url=url)
-        return PrometheusError(f"request failed: {_reason(exc)}", query=what, url=url)
-
-    def _helper(self, what: str, call: Callable[[], T]) -> T:
-        """Run a prometheus-api-client helper, translating its errors to obskit's."""
-        try:
-            return call()
-        except requests.RequestException as exc:
-            raise self._transport_error(exc, what, self.url) from exc
-        except PrometheusApiClientException as exc:
-            raise _helper_error(exc, what, self.url) from exc
-
-    def _check_budget(self, data: Any, expr: str) -> None:
-        """Refuse a matrix or vector with more series than ``settings.series_budget``."""
-        budget = self.settings.series_budget
-        if not isinstance(data, dict) or data.get("resultType") not in ("matrix", "vector"):
-            return
-        result = data.get("result") or ()
-        count = len(result.metrics if isinstance(result, _matrix.Columns) else result)
-        if budget is not None and count > budget:
-            message = f"the result has {count} series, over series_budget={budget}"
-            raise TooLargeError(message, query=expr, url=self.url)
+        data = self._http.call("status/buildinfo", {}, "build info", post=False).data
+        return {str(k): str(v) for k, v in (data or {}).items()}
 
 
 def _check_expr(expr: object) -> None:
@@ -526,35 +357,6 @@ def _check_expr(expr: object) -> None:
         )
 
 
-#: Range answers above this many samples are fetched in pieces so that Prometheus encodes
-#: one while this process parses another (measured in benchmarks/query_range.py).
-SPREAD_SAMPLES = 400_000
-#: ... pieces of about this many samples: small enough to keep both ends of the pipeline
-#: busy, large enough that the per-request work does not dominate ...
-PIECE_SAMPLES = 250_000
-#: ... and of at least this many points per series: per piece, the server and the parser
-#: also pay per series (labels, lookups), so wide answers get few, long pieces.
-PIECE_POINTS = 1_000
-
-
-def _spread(
-    windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int, workers: int
-) -> list[tuple[int, int]]:
-    """Re-split a big answer's windows on the step grid into pieces for the workers.
-
-    ``ceil(samples / PIECE_SAMPLES)`` pieces, fewer if they would hold under
-    :data:`PIECE_POINTS` points per series, at least one per worker, and never larger
-    than the windows planned for Prometheus' point cap. Answers under
-    :data:`SPREAD_SAMPLES` and an unknown series count keep their plan.
-    """
-    if not series or series * points < SPREAD_SAMPLES:
-        return windows
-    pieces = max(workers, min(-(-series * points // PIECE_SAMPLES), points // PIECE_POINTS))
-    if pieces <= len(windows):
-        return windows
-    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, -(-points // pieces))
-
-
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:
     now = config.now()
     t0 = _time.parse_time(start, "start", now=now)
@@ -563,58 +365,4 @@ def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, d
     return t0, t1
 
 
-def _pin_start_end(expr: str, start: datetime, end: datetime) -> str:
-    """Replace ``@ start()``/``@ end()`` by the whole range's times, so chunks agree on them.
-
-    >>> from datetime import datetime, UTC
-    >>> day = datetime(2026, 2, 14, tzinfo=UTC)
-    >>> _pin_start_end("up @ end() - up @ start()", day, day.replace(hour=6))
-    'up @ 1771048800.000 - up @ 1771027200.000'
-    """
-    times = {"start": _unix(start), "end": _unix(end)}
-    return _AT_MODIFIER.sub(lambda m: f"@ {times[m.group(1)]:.3f}", expr)
-
-
-def _plain_http_error(what: str, url: str) -> TLSError:
-    return TLSError(
-        "the server answered that it speaks HTTPS",
-        query=what,
-        url=url,
-        hint="Use an https:// URL (with ca_bundle= if its certificate is not publicly trusted)",
-    )
-
-
-def _helper_error(exc: PrometheusApiClientException, what: str, url: str) -> PrometheusError:
-    """Recover status and body from prometheus-api-client's message and decode them."""
-    match = _HELPER_FAILURE.search(str(exc))
-    if match and match.group(1) == "400" and _TO_HTTPS.decode() in match.group(2):
-        return _plain_http_error(what, url)
-    if match:
-        try:
-            body = ast.literal_eval(match.group(2))
-            _api.decode(body, status=int(match.group(1)), query=what, url=url)
-        except PrometheusError as mapped:
-            return mapped
-        except (ValueError, SyntaxError):
-            pass
-    return PrometheusError(str(exc), query=what, url=url)
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def _reason(exc: Exception) -> str:
-    """The innermost cause of a requests error, e.g. ``[Errno 111] Connection refused``."""
-    inner = exc.args[0] if exc.args else exc
-    text = str(getattr(inner, "reason", inner))  # urllib3's MaxRetryError wraps the cause
-    text = _POOL_PREFIX.sub("", text).removeprefix("Failed to establish a new connection: ")
-    return " ".join(text.split())[:300]
-
-
-def _ms(moment: datetime) -> int:
-    return round(_time.to_unix(moment) * 1000)
-
-
-def _unix(moment: datetime) -> float:
-    return _ms(moment) / 1000
+_unix = _range.unix

@@ -2,37 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from ..catalog import find_metric
 
-__all__ = ["describe_metrics", "series_per_name"]
+__all__ = ["describe_metrics", "series_per_name", "targets_table"]
 
 METRIC_COLUMNS = ["name", "type", "help", "unit", "source"]
+TARGET_COLUMNS = ["job", "instance", "health", "scrape_url", "last_scrape", "last_error"]
 _FAMILY_SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created", "_info")
 
 
-def describe_metrics(names: Iterable[str], metadata: Iterable[Mapping[str, str]]) -> pd.DataFrame:
+def describe_metrics(
+    names: Iterable[str], metadata: Mapping[str, Sequence[Mapping[str, str]]]
+) -> pd.DataFrame:
     """One row per metric name: Prometheus' metadata if it has some, else obskit's catalog.
 
-    ``metadata`` holds prometheus-api-client's entries (``metric_name``, ``type``,
-    ``help``, ``unit``). ``source`` says where a row's facts come from: ``prometheus``,
-    ``catalog`` or ``unknown``.
+    ``metadata`` is the ``data`` of ``/api/v1/metadata``: metric family -> its entries
+    (``type``, ``help``, ``unit``; the first is used). ``source`` says where a row's facts
+    come from: ``prometheus``, ``catalog`` or ``unknown``.
 
-    >>> describe_metrics(["voicebot_active_calls", "x"], [])["source"].tolist()
+    >>> describe_metrics(["voicebot_active_calls", "x"], {})["source"].tolist()
     ['catalog', 'unknown']
     """
-    by_family = {entry["metric_name"]: entry for entry in metadata}
-    rows = [_describe(name, by_family) for name in sorted(set(names))]
+    rows = [_describe(name, metadata) for name in sorted(set(names))]
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 
-def _describe(name: str, metadata: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+def _describe(name: str, metadata: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[str, str]:
     for family in _families(name):
-        if family in metadata:
-            entry = metadata[family]
+        if metadata.get(family):
+            entry = metadata[family][0]
             facts = (entry.get("type", "unknown"), entry.get("help", ""), entry.get("unit", ""))
             return dict(zip(METRIC_COLUMNS, (name, *facts, "prometheus"), strict=True))
     known = find_metric(name)
@@ -57,3 +60,26 @@ def series_per_name(series: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"name": pd.Series([], dtype=str), "series": pd.Series([], dtype=int)})
     counts = series["__name__"].value_counts().rename_axis("name").reset_index(name="series")
     return counts.sort_values(["series", "name"], ascending=[False, True], ignore_index=True)
+
+
+def targets_table(data: Any) -> pd.DataFrame:
+    """One row per active target of a ``/api/v1/targets`` answer, sorted by job and instance.
+
+    >>> targets_table({"activeTargets": [{"labels": {"job": "a", "instance": "h:1"},
+    ...     "health": "up", "scrapeUrl": "http://h:1/metrics", "lastError": ""}]}).iloc[0, :3].tolist()
+    ['a', 'h:1', 'up']
+    """
+    active = data.get("activeTargets") if isinstance(data, dict) else None
+    rows = [
+        {
+            "job": t.get("labels", {}).get("job", t.get("scrapePool", "")),
+            "instance": t.get("labels", {}).get("instance", ""),
+            "health": t.get("health", "unknown"),
+            "scrape_url": t.get("scrapeUrl", ""),
+            "last_scrape": pd.to_datetime(t.get("lastScrape"), utc=True, errors="coerce"),
+            "last_error": t.get("lastError", ""),
+        }
+        for t in active or ()
+    ]
+    table = pd.DataFrame(rows, columns=TARGET_COLUMNS)
+    return table.sort_values(["job", "instance"], ignore_index=True)

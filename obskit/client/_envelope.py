@@ -13,36 +13,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..errors import (
-    AuthError,
-    PrometheusError,
-    PromQLWarning,
-    QueryExecutionError,
-    QuerySyntaxError,
-    QueryTimeoutError,
-    TooLargeError,
-)
-from . import _matrix
+from ..errors import PromQLWarning
+from . import _errors, _matrix
 
 __all__ = ["Decoded", "decode", "decode_matrix", "emit_notes", "gc_paused", "loads"]
 
 #: Bodies at least this large are parsed with the cyclic garbage collector paused.
 LARGE_BODY = 1 << 20
-_BY_ERROR_TYPE: dict[str, type[PrometheusError]] = {
-    "bad_data": QuerySyntaxError,
-    "execution": QueryExecutionError,
-    "timeout": QueryTimeoutError,
-    "canceled": QueryTimeoutError,
-}
-_BY_STATUS: dict[int, type[PrometheusError]] = {
-    400: QuerySyntaxError,
-    401: AuthError,
-    403: AuthError,
-    422: QueryExecutionError,
-    503: QueryTimeoutError,
-    504: QueryTimeoutError,
-}
-_TOO_LARGE = ("exceeded maximum resolution", "too many samples", "max number of series")
 
 
 class Decoded(NamedTuple):
@@ -122,6 +99,9 @@ def decode(
 ) -> Decoded:
     """The ``data`` of a Prometheus API response, or the mapped :class:`~obskit.PrometheusError`.
 
+    The only place Prometheus' envelope is read; which error a failure raises is decided
+    by the one table in :mod:`obskit.client._errors`.
+
     Parameters
     ----------
     body : bytes
@@ -162,10 +142,13 @@ def decode(
     """
     envelope = _parse(body)
     if envelope is None or not isinstance(envelope, dict):
-        raise _error(status, None, _snippet(body), query, url)
+        raise _errors.from_answer(status, None, _snippet(body), query, url)
     if envelope.get("status") != "success" or not 200 <= status < 300:
         message = str(envelope.get("error") or _snippet(body))
-        raise _error(status, envelope.get("errorType"), message, query, url)
+        error_type = envelope.get("errorType")
+        raise _errors.from_answer(
+            status, str(error_type) if error_type else None, message, query, url
+        )
     return _decoded(envelope, envelope.get("data"), query, warn)
 
 
@@ -252,19 +235,3 @@ def _snippet(body: bytes, limit: int = 200) -> str:
     if not text:
         return "empty response body"
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _error(
-    status: int, error_type: Any, message: str, query: str | None, url: str | None
-) -> PrometheusError:
-    kind = _BY_STATUS.get(status) if status in (401, 403) else None
-    kind = kind or _BY_ERROR_TYPE.get(str(error_type)) or _BY_STATUS.get(status)
-    if any(marker in message for marker in _TOO_LARGE):
-        kind = TooLargeError
-    return (kind or PrometheusError)(
-        message,
-        query=query,
-        url=url,
-        status=status,
-        error_type=str(error_type) if error_type else None,
-    )
