@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from . import config
 from .errors import ConfigError, ObskitError
@@ -24,6 +25,81 @@ __all__ = ["main"]
 
 log = logging.getLogger("obskit")
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line: ``obskit demo start: error: ... (see --help)``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- option types: each raises ArgumentTypeError with a valid example (argparse exits 2) --------
+
+
+def _bad(what: str, text: str, reason: str = "") -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"must be {what}; got {text!r}{reason}")
+
+
+def _end_option(text: str) -> str:
+    """``now`` or an ISO 8601 instant; returned as given (``now`` is resolved at start)."""
+    if text != "now":
+        try:
+            config.parse_instant(text, "--end")
+        except ConfigError:
+            raise _bad("now or an ISO 8601 instant like 2026-02-14T18:00:00Z", text) from None
+    return text
+
+
+def _port(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else -1
+    if not 1 <= value <= 65535:
+        raise _bad("a TCP port 1-65535 like 9090 (leave it out for a free one)", text)
+    return value
+
+
+def _demo_check(field: str, value: float) -> None:
+    """Ask the demo's own spec whether ``field=value`` is allowed (one place for its limits)."""
+    from .demo.scenario import DemoSpec
+
+    try:
+        DemoSpec(**{field: value})  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad("a number of days like 7 or 0.5", text) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _bad("a finite number of days like 7 or 0.5", text)
+    _demo_check("days", value)
+    return value
+
+
+def _step(text: str) -> int:
+    if not text.strip().isdigit():
+        raise _bad("a scrape interval in whole seconds like 30", text)
+    _demo_check("step", int(text))
+    return int(text)
+
+
+def _seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise _bad("a whole number >= 0 like 42", text)
+    return int(text)
+
+
+def _folder(text: str) -> str:
+    path = Path(text)
+    if not path.is_dir():
+        why = " (it is a file)" if path.exists() else " (no such folder)"
+        raise _bad("an existing folder like notebooks", text, why)
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise _bad("a folder you can read like notebooks", text, " (permission denied)")
+    return text
 
 
 def _end(text: str) -> datetime:
@@ -38,10 +114,6 @@ def _spec(args: argparse.Namespace):
     if getattr(args, "live", False):
         from .demo.live import live_spec
 
-        if args.end != "now":
-            raise ConfigError(
-                f"--live continues the data from the present: use --end now, not {args.end}"
-            )
         return live_spec(datetime.now(UTC), args.days, args.step, args.seed)
     return DemoSpec(end=_end(args.end), days=args.days, step=args.step, seed=args.seed)
 
@@ -55,15 +127,27 @@ def _demo(args: argparse.Namespace):
 def _add_spec_options(p: argparse.ArgumentParser, default_end: str = "now") -> None:
     p.add_argument(
         "--end",
+        type=_end_option,
         default=default_end,
         metavar="ISO|now",
         help=f"end of the data, e.g. 2026-02-14T18:00:00Z (default: {default_end})",
     )
     p.add_argument(
-        "--days", type=float, default=7.0, help="length of the data in days (default: 7)"
+        "--days", type=_days, default=7.0, help="length of the data in days (default: 7)"
     )
-    p.add_argument("--step", type=int, default=30, help="scrape interval in seconds (default: 30)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")  # fmt: skip
+    p.add_argument(
+        "--step", type=_step, default=30, help="scrape interval in seconds (default: 30)"
+    )
+    p.add_argument("--seed", type=_seed, default=42, help="random seed >= 0 (default: 42)")  # fmt: skip
+
+
+def _add_port_and_live(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--port", type=_port, default=None, help="port on 127.0.0.1 (default: a free one)"
+    )
+    p.add_argument(
+        "--live", action="store_true", help="also run the live simulator (needs --end now)"
+    )
 
 
 def _demo_start(args: argparse.Namespace) -> int:
@@ -183,7 +267,7 @@ def _incidents(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="obskit", description=__doc__)
+    parser = _Parser(prog="obskit", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -195,12 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "start", help="start it in the background; prints PROMETHEUS_URL=... last"
     )
     _add_spec_options(start)
-    start.add_argument(
-        "--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)"
-    )
-    start.add_argument(
-        "--live", action="store_true", help="also run the live simulator (needs --end now)"
-    )
+    _add_port_and_live(start)
     start.set_defaults(func=_demo_start)
     dsub.add_parser("status", help="say whether it runs and where").set_defaults(func=_demo_status)
     dsub.add_parser("stop", help="stop the background demo").set_defaults(func=_demo_stop)
@@ -208,14 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         "lab", help="run the demo and JupyterLab in the foreground; Ctrl-C stops both"
     )
     _add_spec_options(lab)
+    _add_port_and_live(lab)
     lab.add_argument(
-        "--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)"
-    )
-    lab.add_argument(
-        "--notebooks", default="notebooks", help="folder JupyterLab opens (default: notebooks)"
-    )
-    lab.add_argument(
-        "--live", action="store_true", help="also run the live simulator (needs --end now)"
+        "--notebooks",
+        type=_folder,
+        default="notebooks",
+        metavar="DIR",
+        help="folder JupyterLab opens (default: notebooks)",
     )
     lab.set_defaults(func=_demo_lab)
     inc = dsub.add_parser("incidents", help="list the scripted incidents of a data set")
@@ -231,8 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that are valid alone but not together: one-line usage error, exit 2."""
+    if getattr(args, "live", False) and args.end != "now":
+        parser.error(
+            f"argument --live: continues the data from the present, so it needs --end now; "
+            f"got --end {args.end} (e.g. `obskit demo {args.action} --live`)"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_combinations(parser, args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
