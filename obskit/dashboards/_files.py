@@ -7,7 +7,6 @@ once a panel was added from a notebook, ``NAME.panels.yaml`` (the source loads i
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import traceback
@@ -20,12 +19,12 @@ from typing import Any
 import grafanalib.core as g
 import pandas as pd
 
-from .. import config
 from .._atomic import remove_leftovers, write_atomic
-from ..errors import AuthError, DashboardError, ObskitError, TLSError, UnreachableError
+from ..errors import DashboardError, ObskitError
 from . import _json as _dashjson
 from . import _sidecar
-from ._plan import Query, plan
+from ._check import check, client_for, instant, run_query
+from ._plan import plan
 from ._provisioning import scrape_interval
 from ._structure import Problem, check_structure
 
@@ -44,7 +43,6 @@ __all__ = [
 
 log = logging.getLogger("obskit")
 SOURCE_SUFFIX = _sidecar.SOURCE_SUFFIX
-_REBUILD = "run `obskit dashboards build` to regenerate it from its source"
 
 
 # -- finding the files -------------------------------------------------------------------------
@@ -108,14 +106,17 @@ def _json_path(source: Path) -> Path:
 # -- loading and rendering ---------------------------------------------------------------------
 
 
-def load(source: str | Path) -> g.Dashboard:
+def load(source: str | Path) -> Any:
     """Import a ``NAME.dashboard.py`` by path and return its ``dashboard``.
+
+    That is a grafanalib ``Dashboard`` (made with :func:`obskit.panels.dashboard`) or,
+    for an imported one, an :class:`obskit.dashboards.imported.Board`.
 
     Raises
     ------
     DashboardError
         Naming the file and line when the source fails to import, or when it defines
-        no grafanalib ``Dashboard`` called ``dashboard``.
+        no ``dashboard`` of those kinds.
 
     >>> load("grafana/dashboards/system-overview.dashboard.py").uid  # doctest: +SKIP
     'obskit-system-overview'
@@ -125,6 +126,13 @@ def load(source: str | Path) -> g.Dashboard:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DashboardError(f"cannot be read ({exc.strerror})", path) from exc
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path) -> Any:
+    """The ``dashboard`` a source's ``text`` defines (``path`` is its ``__file__``)."""
+    from .imported import Board
+
     # compile + exec instead of an import: no __pycache__ is written into grafana/dashboards
     namespace: dict[str, Any] = {
         "__name__": f"_obskit_dashboard_{_name(path)}",
@@ -137,9 +145,20 @@ def load(source: str | Path) -> g.Dashboard:
     except Exception as exc:
         raise DashboardError(_import_failure(exc, path), path) from exc
     board = namespace.get("dashboard")
-    if not isinstance(board, g.Dashboard):
-        raise DashboardError("must define `dashboard`, a grafanalib Dashboard", path)
+    if not isinstance(board, g.Dashboard | Board):
+        raise DashboardError(
+            "must define `dashboard`, made with obskit.panels.dashboard() "
+            "(or obskit.dashboards.imported.dashboard())",
+            path,
+        )
     return board
+
+
+def is_imported(source: str | Path) -> bool:
+    """Whether a source defines an imported dashboard (obskit's house rules do not apply)."""
+    from .imported import Board
+
+    return isinstance(load(source), Board)
 
 
 def _import_failure(exc: BaseException, path: Path) -> str:
@@ -186,172 +205,6 @@ def build(
                 changed.append(target)
                 log.info("wrote %s", target)
     return changed
-
-
-# -- checking ----------------------------------------------------------------------------------
-
-
-def check(
-    dashboards: Iterable[str] | None = None,
-    *,
-    grafana_dir: str | Path | None = None,
-    client: Any = None,
-    prometheus: str | None = None,
-    live: bool = True,
-    at: datetime | str | None = None,
-) -> list[Problem]:
-    """Every problem of the committed dashboards; an empty list means all is well.
-
-    Checks the structure rules, that ``NAME.json`` equals a fresh build of its source,
-    and each query: expanded the way Grafana would for the panel's time range,
-    validated offline (error-level findings are problems) and, when ``live``, run
-    against Prometheus (``client``, else ``prometheus`` URL, else ``$PROMETHEUS_URL``
-    or the running demo) at ``at`` (default :func:`obskit.now`). A query that fails or
-    returns no data is a problem.
-
-    >>> [str(p) for p in check(live=False)]  # doctest: +SKIP
-    []
-    """
-    folder = dashboards_dir(grafana_dir)
-    moment = _instant(at)
-    interval = scrape_interval(folder.parent)
-    found = [] if dashboards is not None else _orphans(folder)
-    boards: list[tuple[str, list[Query]]] = []
-    for source in _sources(folder, dashboards):
-        problems, data = _check_files(source)
-        found += problems
-        if data is not None:
-            queries, unreadable = _plan(source, data, moment, interval)
-            found += unreadable
-            boards.append((_json_path(source).name, queries))
-    for file, queries in boards:
-        found += _check_queries(file, queries)
-    if live and any(queries for _, queries in boards):
-        with _client(client, prometheus) as runner:
-            for file, queries in boards:
-                found += _run_queries(runner, file, queries)
-    return found
-
-
-def _plan(
-    source: Path, data: dict[str, Any], moment: datetime, interval: float
-) -> tuple[list[Query], list[Problem]]:
-    """The JSON's queries, or a problem (not a crash) when hand edits broke its shape."""
-    try:
-        return plan(data, moment, interval), []
-    except (AttributeError, LookupError, TypeError, ValueError) as exc:
-        return [], [_unreadable(source, exc)]
-
-
-def _unreadable(source: Path, exc: Exception) -> Problem:
-    message = f"cannot be read as a Grafana dashboard ({type(exc).__name__}: {exc}); {_REBUILD}"
-    return Problem(str(_json_path(source)), message, rule="json")
-
-
-def _orphans(folder: Path) -> list[Problem]:
-    """Committed JSON without a source: nothing would rebuild or check it."""
-    names = {_name(p) for p in _sources(folder)}
-    return [
-        Problem(
-            str(p), f"has no {p.stem}{SOURCE_SUFFIX} source; add one or delete it", rule="orphan"
-        )
-        for p in sorted(folder.glob("*.json"))
-        if p.stem not in names
-    ]
-
-
-def _instant(at: datetime | str | None) -> datetime:
-    if at is None:
-        return config.now()
-    return config.parse_instant(at, "at") if isinstance(at, str) else at
-
-
-def _check_files(source: Path) -> tuple[list[Problem], dict[str, Any] | None]:
-    target = _json_path(source)
-    file = str(target)
-    if not target.exists():
-        return [Problem(file, "is missing; run `obskit dashboards build`", rule="stale")], None
-    text = target.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        return [Problem(file, f"is not valid JSON ({exc}); {_REBUILD}", rule="json")], None
-    if not isinstance(data, dict):
-        message = f"is not a Grafana dashboard (a JSON object); {_REBUILD}"
-        return [Problem(file, message, rule="json")], None
-    try:
-        found = check_structure(data, file, f"obskit-{_name(source)}")
-    except (AttributeError, LookupError, TypeError, ValueError) as exc:
-        return [_unreadable(source, exc)], None
-    try:
-        fresh = render(source)
-    except ObskitError as exc:
-        return [*found, _source_problem(exc, source)], data
-    if fresh != text:
-        found.append(Problem(file, f"differs from a fresh build of {source.name} (hand edits of "
-                             "the JSON are lost: make them in the source); run `obskit dashboards "
-                             "build` and commit both", rule="stale"))  # fmt: skip
-    return found, data
-
-
-def _source_problem(exc: ObskitError, source: Path) -> Problem:
-    """The file to fix (the source, or the sidecar it loads) and the message without it."""
-    path = getattr(exc, "path", None)
-    message = str(exc).removeprefix(f"{path}: ") if path else str(exc)
-    same = path is None or Path(path).resolve() == source.resolve()
-    return Problem(str(source if same else path), message, rule="source")
-
-
-def _check_queries(file: str, queries: list[Query]) -> list[Problem]:
-    from ..promql.validate import validate
-
-    found = []
-    for q in queries:
-        report = validate(
-            q.expr, dashboard=True, variables=q.variables, range_seconds=q.range_seconds,
-            max_data_points=q.max_data_points, scrape_interval=q.scrape_interval,
-        )  # fmt: skip
-        for finding in report.errors:
-            message = f"[{finding.rule}] {finding.message}: {q.expr}"
-            found.append(Problem(file, message, q.panel, q.ref_id, "lint"))
-    return found
-
-
-@contextlib.contextmanager
-def _client(client: Any, prometheus: str | None) -> Any:
-    if client is not None:
-        yield client
-        return
-    from ..client._client import connect
-
-    own = connect(prometheus)
-    try:
-        yield own
-    finally:
-        own.close()
-
-
-def run_query(client: Any, q: Query) -> pd.DataFrame:
-    """Execute one planned query the way Grafana would (instant at the end, or a range)."""
-    if q.instant:
-        return client.query(q.expanded, time=q.end)
-    return client.query_range(q.expanded, q.start, q.end, q.step)
-
-
-def _run_queries(client: Any, file: str, queries: list[Query]) -> list[Problem]:
-    found = []
-    for q in queries:
-        try:
-            frame = run_query(client, q)
-        except (UnreachableError, AuthError, TLSError):
-            raise  # the server, not the query: one clear error instead of one per query
-        except ObskitError as exc:
-            found.append(Problem(file, f"query failed: {exc}", q.panel, q.ref_id, "query-error"))
-            continue
-        if frame.empty or not frame["value"].notna().any():
-            message = f"query returned no data at {q.end.isoformat()}: {q.expanded}"
-            found.append(Problem(file, message, q.panel, q.ref_id, "no-data"))
-    return found
 
 
 # -- adding panels from notebooks --------------------------------------------------------------
@@ -489,10 +342,10 @@ def preview(
     folder = dashboards_dir(grafana_dir)
     source = _sources(folder, [dashboard_name])[0]
     data = json.loads(render(source))
-    moment = _instant(at)
+    moment = instant(at)
     queries = plan(data, moment, scrape_interval(folder.parent))
     frames: dict[tuple[int, str], pd.DataFrame] = {}
-    with _client(client, prometheus) as runner:
+    with client_for(client, prometheus) as runner:
         for q in queries:
             try:
                 frames[(q.panel_id, q.ref_id)] = run_query(runner, q)

@@ -47,8 +47,13 @@ _VARIABLE_KEYS = (
 BASE_STEP = {"color": "green", "value": None}
 
 
-def to_data(dashboard: g.Dashboard) -> dict[str, Any]:
-    """The dashboard as Grafana 10/11 JSON data (ids assigned, legacy keys stripped)."""
+def to_data(dashboard: Any) -> dict[str, Any]:
+    """The dashboard as Grafana 10/11 JSON data (ids assigned, legacy keys stripped).
+
+    An imported dashboard (:class:`obskit.dashboards.imported.Board`) renders itself.
+    """
+    if not isinstance(dashboard, g.Dashboard):
+        return dict(dashboard.to_data())
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):  # grafanalib print()s some warnings
         text = json.dumps(dashboard.auto_panel_ids().to_json_data(), cls=DashboardEncoder)
@@ -71,6 +76,16 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     out["fiscalYearStartMonth"] = 0
     out["weekStart"] = ""
     return out
+
+
+def normalise_panel(panel: dict[str, Any]) -> dict[str, Any]:
+    """One grafanalib panel's JSON reduced to what Grafana 10/11 saves."""
+    return _panel(panel)
+
+
+def normalise_variable(var: dict[str, Any]) -> dict[str, Any]:
+    """One grafanalib variable's JSON reduced to what Grafana 10/11 saves."""
+    return _variable(var)
 
 
 def _drop_none(value: Any) -> Any:

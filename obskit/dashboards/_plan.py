@@ -1,21 +1,30 @@
-"""What Grafana sends for each query of a dashboard: time range, step and expanded text."""
+"""What Grafana sends for each query of a dashboard: time range, step and expanded text.
+
+Every panel counts (rows, collapsed rows, the legacy ``rows[]``), with its ``interval``
+(min interval), ``maxDataPoints``, ``timeFrom``/``timeShift`` and ``repeat``; targets on
+other data sources and library panels are returned as :class:`Skipped`.
+"""
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .._time import parse_duration
+from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError
-from ..promql._macros import ALL, expand, grafana_interval
+from ..promql._macros import expand, grafana_interval
+from . import _variables
+from ._model import PROMQL_TYPES, datasource_of, iter_panels
 
-SCRAPE_INTERVAL = 30
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhdwMy]))?(?:/([smhdwMy]))?$")
 _BARE = re.compile(r"^(\d+)([smhdwMy])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SPAN_AT = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))  # any instant: only the length counts
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,8 @@ class Query:
     max_data_points: int
     variables: dict[str, Any]
     scrape_interval: float = SCRAPE_INTERVAL
+    datasource: str = "prometheus"
+    hidden: bool = False
 
 
 def resolve(text: str, at: datetime, tz: str, *, end: bool = False) -> datetime:
@@ -108,61 +119,176 @@ def panel_range(
         end_text = "now"
     start = resolve(start_text, at, tz)
     end = min(resolve(end_text, at, tz, end=True), at)
-    return start, end
+    shift = _time_shift(panel.get("timeShift"))
+    return start - shift, end - shift
+
+
+def _time_shift(text: Any) -> timedelta:
+    """A panel's ``timeShift`` (``1h``, ``1d``, ``now-1d``): the range moves back by it."""
+    if not text:
+        return timedelta(0)
+    bare = _BARE.match(str(text).strip().removeprefix("now-"))
+    if bare is None:
+        raise ConfigError(f"a panel timeShift looks like 1h or 7d; got {text!r}")
+    amount, unit = int(bare.group(1)), bare.group(2)
+    if unit in "My":
+        return timedelta(days=amount * (30 if unit == "M" else 365))
+    return timedelta(seconds=amount * _UNIT_SECONDS[unit])
 
 
 def variable_values(data: dict[str, Any]) -> dict[str, Any]:
     """Each declared variable's default value as queries receive it (All -> its allValue)."""
-    values: dict[str, Any] = {}
-    for var in (data.get("templating") or {}).get("list", []):
-        current = (var.get("current") or {}).get("value")
-        chosen = [current] if isinstance(current, str) else list(current or [])
-        if not chosen or ALL in chosen:
-            values[var["name"]] = var.get("allValue") or ".*"
-        else:
-            values[var["name"]] = chosen if len(chosen) > 1 else chosen[0]
-    return values
+    return _variables.variable_values(data, _dashboard_span(data))
+
+
+def _dashboard_span(data: dict[str, Any]) -> float:
+    try:
+        start, end = panel_range(data, {}, _SPAN_AT)
+    except ConfigError:
+        return 21600.0
+    return max((end - start).total_seconds(), 1.0)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A target obskit does not run: another data source, a library panel, an empty query."""
+
+    panel: str
+    panel_id: int
+    ref_id: str
+    datasource: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A dashboard's Prometheus queries as Grafana would send them, and what was skipped."""
+
+    queries: list[Query]
+    skipped: list[Skipped]
 
 
 def plan(
     data: dict[str, Any], at: datetime, scrape_interval: float = SCRAPE_INTERVAL
 ) -> list[Query]:
-    """Every target of the dashboard as Grafana would send it at ``at``.
+    """Every Prometheus target of the dashboard as Grafana would send it at ``at``.
 
     ``scrape_interval`` is the data source's (Grafana's ``timeInterval``): the lowest
     step and the base of ``$__rate_interval``.
     """
+    return plan_board(data, at, scrape_interval).queries
+
+
+def plan_board(
+    data: dict[str, Any], at: datetime, scrape_interval: float = SCRAPE_INTERVAL
+) -> Plan:
+    """Every target of every panel (rows, collapsed rows, legacy ``rows[]``): the Prometheus
+    ones planned, the others skipped with the reason (which data source, library panel).
+    """
     variables = variable_values(data)
-    out = []
-    for panel in data.get("panels", []):
-        start, end = panel_range(data, panel, at)
-        span = max((end - start).total_seconds(), 1.0)
-        points = int(panel.get("maxDataPoints") or 1000)
-        low = parse_duration(panel.get("interval") or scrape_interval, "interval")
-        step = grafana_interval(span, points, max(low, scrape_interval))
-        for target in panel.get("targets") or []:
-            expr = str(target.get("expr") or "")
-            expanded = expand(
-                expr, interval=step, scrape_interval=scrape_interval,
-                range_seconds=span, max_data_points=points, variables=variables, end=end,
-            )  # fmt: skip
-            out.append(
-                Query(
-                    str(panel.get("title")),
-                    int(panel.get("id") or 0),
-                    str(panel.get("type")),
-                    str(target.get("refId")),
-                    expr,
-                    expanded,
-                    str(target.get("legendFormat") or ""),
-                    bool(target.get("instant")),
-                    start,
-                    end,
-                    step,
-                    span,
-                    points,
-                    variables,
-                    scrape_interval,
-                )
-            )
+    texts = _variables.variable_texts(data)
+    out = Plan([], [])
+    for ref in iter_panels(data, rows=False):
+        panel = ref.panel
+        title, pid = str(panel.get("title")), int(panel.get("id") or 0)
+        library = panel.get("libraryPanel")
+        if isinstance(library, dict) and not panel.get("targets"):
+            name = library.get("name") or library.get("uid")
+            reason = f"library panel {name!r}: its queries are kept in Grafana, not in this file"
+            out.skipped.append(Skipped(title, pid, "", "library", reason))
+            continue
+        targets = [t for t in panel.get("targets") or [] if isinstance(t, dict)]
+        try:
+            settings = _panel_settings(data, panel, at, scrape_interval, variables)
+        except ConfigError as exc:
+            for target in targets:
+                reason = f"its time settings cannot be read: {exc}"
+                out.skipped.append(Skipped(title, pid, str(target.get("refId")), "?", reason))
+            continue
+        for index, target in enumerate(targets):
+            if not target.get("refId"):  # Grafana names them A, B, ... when it loads them
+                target = {**target, "refId": _letters(index)}
+            _plan_target(data, panel, target, settings, texts, out)
     return out
+
+
+def _letters(index: int) -> str:
+    letters = string.ascii_uppercase
+    return letters[index] if index < len(letters) else letters[index // 26 - 1] + letters[index % 26]
+
+
+@dataclass(frozen=True)
+class _Settings:
+    start: datetime
+    end: datetime
+    span: float
+    points: int
+    step: float
+    scrape_interval: float
+    variables: dict[str, Any]
+
+
+def _panel_settings(
+    data: dict[str, Any], panel: dict[str, Any], at: datetime, scrape: float,
+    variables: dict[str, Any],
+) -> _Settings:  # fmt: skip
+    start, end = panel_range(data, panel, at)
+    span = max((end - start).total_seconds(), 1.0)
+    points = panel.get("maxDataPoints")
+    points = int(points) if isinstance(points, int | float) and points >= 1 else 1000
+    low = _min_interval(panel.get("interval"), variables, scrape)
+    step = grafana_interval(span, points, max(low, scrape))
+    repeat = panel.get("repeat")
+    if isinstance(repeat, str) and repeat in variables:  # one copy per value: plan the first
+        value = variables[repeat]
+        variables = {**variables, repeat: value if isinstance(value, str) else value[0]}
+    return _Settings(start, end, span, points, step, scrape, variables)
+
+
+def _min_interval(text: Any, variables: dict[str, Any], scrape: float) -> float:
+    """A panel's min interval (``1m``, ``>1m``, ``$var``); the scrape interval if unset."""
+    if not text:
+        return scrape
+    value = str(text).lstrip(">")
+    if value.startswith("$"):
+        found = variables.get(value.strip("${}"))
+        value = found if isinstance(found, str) else ""
+    try:
+        return parse_duration(value, "interval")
+    except ConfigError:
+        return scrape
+
+
+def _plan_target(
+    data: dict[str, Any], panel: dict[str, Any], target: dict[str, Any], s: _Settings,
+    texts: dict[str, str], out: Plan,
+) -> None:  # fmt: skip
+    title, pid = str(panel.get("title")), int(panel.get("id") or 0)
+    ref_id = str(target.get("refId") or "")
+    kind, name = datasource_of(target.get("datasource"), data, panel.get("datasource"))
+    if kind == "mixed":  # the panel is mixed and the target names none: the default
+        kind, name = "prometheus", "default"
+    if kind not in PROMQL_TYPES or "expr" not in target:
+        what = "" if name in ("", kind) else f" {name!r}"
+        reason = f"runs on the {kind} data source{what}, not Prometheus: not checked"
+        out.skipped.append(Skipped(title, pid, ref_id, kind, reason))
+        return
+    expr = str(target.get("expr") or "")
+    if not expr.strip():
+        out.skipped.append(Skipped(title, pid, ref_id, kind, "has an empty query"))
+        return
+    try:
+        formatted = _variables.apply_formats(expr, s.variables, texts)
+        expanded = expand(
+            formatted, interval=s.step, scrape_interval=s.scrape_interval,
+            range_seconds=s.span, max_data_points=s.points, variables=s.variables, end=s.end,
+        )  # fmt: skip
+    except ConfigError as exc:
+        out.skipped.append(Skipped(title, pid, ref_id, kind, f"cannot be expanded: {exc}"))
+        return
+    query = Query(
+        title, pid, str(panel.get("type")), ref_id, expr, expanded,
+        str(target.get("legendFormat") or ""), bool(target.get("instant")), s.start, s.end,
+        s.step, s.span, s.points, s.variables, s.scrape_interval, name, bool(target.get("hide")),
+    )  # fmt: skip
+    out.queries.append(query)
