@@ -19,6 +19,7 @@ import pandas as pd
 
 from .client._matrix import Columns
 from .errors import ConfigError
+from .promql._expr import Expr
 
 __all__ = ["columns_frame", "columns_of", "matrix_frame", "to_frame", "wide"]
 
@@ -75,7 +76,7 @@ def to_frame(
             f"response data must have resultType matrix, vector, scalar or string; got {kind!r}"
         )
     frame.attrs = _attrs(kind, query, params, warnings, infos)
-    return frame
+    return _with_promised_labels(frame, query)
 
 
 def matrix_frame(
@@ -99,6 +100,30 @@ def matrix_frame(
     columns = [p if isinstance(p, Columns) else columns_of(p, "values", step) for p in parts]
     frame = columns_frame(columns)
     frame.attrs = _attrs("matrix", query, params, warnings, infos)
+    return _with_promised_labels(frame, query)
+
+
+def _with_promised_labels(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+    """An empty result with the label columns its query promises (``by (...)`` labels).
+
+    A cell that selects ``frame["component"]`` then works on a server without the data.
+
+    >>> empty = {"resultType": "matrix", "result": []}
+    >>> to_frame(empty, query="max by (component) (x)").columns.tolist()
+    ['timestamp', 'value', 'component']
+    """
+    if (
+        not frame.empty
+        or not query.strip()
+        or frame.attrs.get("result_type") not in ("matrix", "vector")
+    ):
+        return frame
+    expr = Expr.of(query)
+    if expr.syntax_error is not None:
+        return frame
+    missing = [label for label in expr.implied_labels if label not in frame.columns]
+    for label in missing:
+        frame[label] = pd.Categorical([], categories=pd.Index([], dtype=str))
     return frame
 
 

@@ -4,12 +4,12 @@ the Grafana grid, each panel drawn by :func:`obskit.plots.plot`."""
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..frames import _series_names
 from ..plots._plots import figure_grid, plot
 from ._plan import Query
 
@@ -18,7 +18,6 @@ COLORS = {"green": "#73BF69", "orange": "#FF9830", "red": "#F2495C", "blue": "#5
           "yellow": "#FADE2A", "purple": "#B877D9"}  # fmt: skip
 _KIND = {"timeseries": "timeseries", "stat": "stat", "gauge": "gauge", "piechart": "pie",
          "barchart": "bar"}  # fmt: skip
-_LEGEND_FIELD = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 _FIXED = ("timestamp", "value")
 
 
@@ -38,9 +37,8 @@ def panel_frame(results: list[tuple[Query, pd.DataFrame]]) -> pd.DataFrame:
 
 def _named(q: Query, frame: pd.DataFrame) -> pd.DataFrame:
     labels = [c for c in frame.columns if c not in _FIXED]
-    rows = frame[labels].astype(str).to_dict("records") if labels else [{}] * len(frame)
-    legend = q.legend or q.panel
-    names = [_format(legend, row) for row in rows]
+    rows = frame[labels].astype(object).to_dict("records") if labels else [{}] * len(frame)
+    names = _series_names(rows, q.legend or q.panel)  # a label a series lacks formats as ""
     return pd.DataFrame(
         {
             "timestamp": frame["timestamp"].to_numpy(),
@@ -48,10 +46,6 @@ def _named(q: Query, frame: pd.DataFrame) -> pd.DataFrame:
             "series": pd.Categorical(names),
         }
     )
-
-
-def _format(legend: str, labels: dict[str, str]) -> str:
-    return _LEGEND_FIELD.sub(lambda m: labels.get(m.group(1), ""), legend)
 
 
 def _thresholds(panel: dict[str, Any]) -> list[tuple[float, str]]:

@@ -283,6 +283,11 @@ class Expr:
         return _infer.output_labels(self.tree)
 
     @cached_property
+    def implied_labels(self) -> tuple[str, ...]:
+        """Labels the result has even when empty: grouping and ``label_replace`` targets."""
+        return _infer.implied_labels(self.tree)
+
+    @cached_property
     def legend_labels(self) -> tuple[str, ...]:
         """The labels that tell result series apart, for a legend (``le`` left out)."""
         return _infer.legend_labels(self.tree)

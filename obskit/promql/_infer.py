@@ -20,6 +20,7 @@ __all__ = [
     "SCALAR",
     "estimate",
     "first_metric",
+    "implied_labels",
     "legend_labels",
     "name_of",
     "output_labels",
@@ -109,6 +110,27 @@ def _call_labels(node: Any) -> Labels | str | None:
     if name == "histogram_quantile" and isinstance(inner, tuple):
         return tuple(label for label in inner if label != "le")
     return inner
+
+
+def implied_labels(node: Any) -> Labels:
+    """The labels the query's grouping promises even when it returns nothing.
+
+    Its :func:`output_labels` where they are fixed, plus the target label of an outer
+    ``label_replace``/``label_join`` (whose input may not fix its own).
+
+    >>> import promql_parser as pp
+    >>> implied_labels(pp.parse('label_replace(max by (component) (x), "c", "$1", "component", "(.*)")'))
+    ('component', 'c')
+    """
+    node = unwrap(node)
+    if isinstance(node, pp.Call) and node.func.name in ("label_replace", "label_join"):
+        vectors = vector_args(node)
+        inner = implied_labels(vectors[0]) if vectors else ()
+        target = unwrap(node.args[1]) if len(node.args) > 1 else None
+        extra = (str(target.val),) if isinstance(target, pp.StringLiteral) else ()
+        return tuple(dict.fromkeys((*inner, *extra)))
+    labels = output_labels(node)
+    return labels if isinstance(labels, tuple) else ()
 
 
 def legend_labels(node: Any) -> Labels:
