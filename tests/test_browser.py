@@ -3,7 +3,8 @@
 Starts the demo and JupyterLab exactly as `make demo` does (on a scratch copy of the notebooks, so
 autosave never touches the committed ones), opens the getting-started notebook with Playwright in
 Debian's Chromium, runs every cell, and checks that a plotly figure rendered and no cell failed.
-A screenshot is saved under test-artifacts/.
+A screenshot is saved under test-artifacts/. The lab starts with SIGINT at its default disposition
+(whatever this process inherited: a shell's background job has it ignored) and its own TMPDIR.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def lab(tmp_path: Path):
     (cache / "demo").mkdir(parents=True)
     (CACHE_ROOT / "demo" / "data").mkdir(parents=True, exist_ok=True)
     (cache / "demo" / "data").symlink_to(CACHE_ROOT / "demo" / "data")  # reuse built demo data
+    (tmp_path / "tmp").mkdir()
     env = {
         **os.environ,
+        "TMPDIR": str(tmp_path / "tmp"),
         "OBSKIT_CACHE_DIR": str(cache),
         "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"),
     }
@@ -46,6 +49,7 @@ def lab(tmp_path: Path):
         [sys.executable, "-m", "obskit.cli", "demo", "lab", "--end", "2026-02-14T18:00:00Z",
          "--notebooks", str(notebooks)],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C must reach it
     )  # fmt: skip
     try:
         yield _wait_for_url(tmp_path / "lab.log", proc), notebooks
@@ -59,6 +63,7 @@ def lab(tmp_path: Path):
             proc.wait()
         log.close()
         assert proc.returncode == 0, "Ctrl-C stops the demo and JupyterLab cleanly"
+        assert not list((tmp_path / "tmp").glob("obskit-lab-*")), "its token folder is removed"
 
 
 def _clear_outputs(path: Path) -> None:

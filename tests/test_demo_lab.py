@@ -1,6 +1,10 @@
 """Demo safety: the live simulator and `obskit demo lab` listen on 127.0.0.1 only, and Ctrl-C ends all.
 
 (The demo Prometheus itself is checked in tests/test_demo_prometheus.py and test_demo_cli.py.)
+
+Independent of the machine's state: every `obskit demo lab` here starts with SIGINT at its
+default disposition (a shell's background job inherits it ignored, and then Ctrl-C would test
+nothing), and with its own TMPDIR, so the token file checked is this run's and no other's.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +43,11 @@ def _listeners(port: int) -> list[str]:
             if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
                 found.append(local.rsplit(":", 1)[0])
     return found
+
+
+def default_sigint() -> None:
+    """``preexec_fn``: SIGINT at its default, whatever this test process inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _sockets_of(pid: int) -> list[str]:
@@ -75,8 +83,11 @@ class Lab:
         if user_config is not None:  # what this machine's user has in ~/.jupyter
             (tmp_path / "jupyter-config").mkdir()
             (tmp_path / "jupyter-config" / "jupyter_server_config.py").write_text(user_config)
+        self.tmpdir = tmp_path / "tmp"  # where the lab's private token folder goes
+        self.tmpdir.mkdir()
         env = {
             **os.environ,
+            "TMPDIR": str(self.tmpdir),
             "OBSKIT_CACHE_DIR": str(tmp_path / "cache"),
             # Only JupyterLab's defaults: no config or runtime files of this machine's user.
             "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
@@ -87,6 +98,7 @@ class Lab:
         self.process = subprocess.Popen(
             argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=default_sigint,
         )  # fmt: skip
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -107,6 +119,10 @@ class Lab:
                 break
             time.sleep(0.2)
         raise AssertionError("no JupyterLab URL with a token:\n" + "".join(self.lines))
+
+    def token_folders(self) -> list[Path]:
+        """This lab's private folders (its TMPDIR holds nothing else)."""
+        return sorted(self.tmpdir.glob("obskit-lab-*"))
 
     def children(self) -> dict[str, psutil.Process]:
         kids = psutil.Process(self.process.pid).children(recursive=True)
@@ -146,6 +162,14 @@ def _gone(process: psutil.Process, timeout: float) -> bool:
     return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
 
 
+def _sigint_is_default(pid: int) -> bool:
+    """Whether ``pid`` does not ignore SIGINT (the SigIgn mask of /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return not int(line.split()[1], 16) & (1 << (signal.SIGINT - 1))
+    raise AssertionError(f"no SigIgn line in /proc/{pid}/status")
+
+
 @pytest.mark.parametrize("ctrl_c", ["terminal", "obskit-only"])
 def test_demo_lab_binds_loopback_keeps_its_token_and_stops_on_ctrl_c(lab, ctrl_c, tmp_path):
     found = lab.wait_for_url()
@@ -160,6 +184,8 @@ def test_demo_lab_binds_loopback_keeps_its_token_and_stops_on_ctrl_c(lab, ctrl_c
     ), _sockets_of(kids["jupyter"].pid)
     assert all(addr.startswith("127.0.0.1:") for addr in _sockets_of(kids["prometheus"].pid))
     assert _listeners(port) == ["0100007F"]
+    assert len(lab.token_folders()) == 1, "the token file lives in this lab's own TMPDIR"
+    assert _sigint_is_default(lab.process.pid), "the test would send SIGINT to a deaf process"
 
     # Token auth is on: the API refuses a request without it and serves one with it.
     api = f"http://127.0.0.1:{port}/api/kernels"
@@ -184,6 +210,7 @@ def test_demo_lab_binds_loopback_keeps_its_token_and_stops_on_ctrl_c(lab, ctrl_c
         assert _gone(process, 20), f"{kind} (PID {process.pid}) still runs after Ctrl-C"
     assert not _listeners(port), "JupyterLab's port is closed"
     assert not state.exists(), "the state file is removed"
+    assert lab.token_folders() == [], "the token folder is removed"
 
 
 def test_demo_lab_keeps_a_token_when_the_users_config_disables_it(_linux, tmp_path):
@@ -197,8 +224,9 @@ def test_demo_lab_keeps_a_token_when_the_users_config_disables_it(_linux, tmp_pa
         assert requests.get(api, params={"token": token}, timeout=10).status_code == 200
         jupyter = lab.children()["jupyter"]
         assert token not in " ".join(jupyter.cmdline()), "the token is not visible in ps"
+        assert len(lab.token_folders()) == 1
         lab.process.send_signal(signal.SIGINT)
         assert lab.process.wait(40) in (0, 130), "".join(lab.lines[-20:])
-        assert not list(Path(tempfile.gettempdir()).glob("obskit-lab-*")), "token file removed"
+        assert lab.token_folders() == [], "token file removed"
     finally:
         lab.close()
