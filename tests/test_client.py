@@ -366,6 +366,69 @@ def test_prometheus_connect_is_built_lazily_on_the_clients_session(client):
     )
 
 
+def test_prometheus_connect_on_the_demo_agrees_with_obskit(demo_client, demo):
+    prom = demo_client.prometheus_connect()
+    assert prom.get_label_names() == demo_client.labels()["label"].tolist()
+    expr = "sum by (provider) (voicebot_tts_latency_seconds_count)"
+    answer = prom.custom_query(expr, params={"time": demo.end.timestamp()})
+    theirs = {s["metric"]["provider"]: float(s["value"][1]) for s in answer}
+    ours = demo_client.query(expr, time=demo.end)
+    assert len(theirs) > 1 and theirs == dict(zip(ours["provider"], ours["value"], strict=True))
+
+
+def _every_call(client: Client) -> dict[str, Callable[[], object]]:
+    """One call of each public Client method that talks to the server."""
+    window = (END - timedelta(minutes=30), END)
+    return {
+        "query": lambda: client.query("obskit_test_key", time=END),
+        "query_stats": lambda: client.query_stats("obskit_test_key", time=END),
+        "query_range": lambda: client.query_range("obskit_test_key", END - SPAN, END, "1s"),
+        "series": lambda: client.series("obskit_test_dup", *window),
+        "series_count": lambda: client.series_count("obskit_test_dup", *window),
+        "labels": lambda: client.labels("obskit_test_dup"),
+        "label_values": lambda: client.label_values("room"),
+        "metrics": client.metrics,
+        "targets": client.targets,
+        "build_info": client.build_info,
+        "format_query": lambda: client.format_query("sum by(k)(obskit_test_key)"),
+    }
+
+
+def test_every_call_goes_through_the_one_transport(client):
+    import inspect
+    import sys
+
+    callers: list[str] = []
+    real = client.session.request
+
+    def spy(*args, **kwargs):
+        callers.append(Path(sys._getframe(1).f_code.co_filename).name)
+        return real(*args, **kwargs)
+
+    client.session.request = spy  # type: ignore[method-assign]
+    calls = _every_call(client)
+    public = {n for n, _ in inspect.getmembers(Client, inspect.isfunction) if n[0] != "_"}
+    assert public - set(calls) == {"close", "prometheus_connect"}, "a new method is untested"
+    for name, call in calls.items():
+        before = len(callers)
+        call()
+        assert len(callers) > before, name
+    assert set(callers) == {"_http.py"}
+
+
+def test_targets_build_info_and_format_query(client):
+    deadline = time.monotonic() + 15  # Prometheus discovers its one target within ~5 s
+    while (targets := client.targets()).empty and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert targets[["job", "instance"]].values.tolist() == [["self", client.url[7:]]]
+    assert targets["health"].iloc[0] in ("up", "unknown")
+    assert client.build_info()["version"].startswith("2.")
+    pretty = client.format_query("sum by(code)(rate(obskit_test_requests_total[5m]))")
+    assert pretty == "sum by (code) (rate(obskit_test_requests_total[5m]))"
+    with pytest.raises(QuerySyntaxError, match="unclosed left parenthesis"):
+        client.format_query("sum(")
+
+
 def test_syntax_errors_carry_prometheus_text(client):
     with pytest.raises(QuerySyntaxError, match="unclosed left parenthesis") as info:
         client.query("rate(obskit_test_requests_total[5m]", time=END)

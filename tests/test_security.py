@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from prometheus_api_client import PrometheusApiClientException
 from test_faults import END, LocalPrometheus, Proxy, load_openmetrics
 
 from obskit import dashboards
@@ -124,6 +126,32 @@ def test_basic_auth_and_ca_bundle_reach_every_endpoint(secured, tls):
         assert "i" in client.labels("obskit_load")["label"].tolist()
         assert client.label_values("i")["i"].tolist() == ["0", "1", "2"]
         assert "obskit_load" in client.metrics()["name"].tolist()
+
+
+def test_prometheus_connect_shares_basic_auth_and_tls(secured, tls):
+    with _good(secured, tls) as client:
+        prom = client.prometheus_connect()
+        assert prom.get_label_values("i") == ["0", "1", "2"]
+        answer = prom.custom_query("sum(obskit_load)", params={"time": END.timestamp()})
+        assert answer[0]["value"][1] == "3"
+    refused = [
+        connect(secured.url, ca_bundle=str(tls["ca"])),  # no credentials
+        connect(secured.url, username=USER, password=WRONG_PASSWORD, ca_bundle=str(tls["ca"])),
+    ]
+    for client in refused:
+        with client, pytest.raises(PrometheusApiClientException, match="HTTP Status Code 401"):
+            client.prometheus_connect().get_label_values("i")
+    untrusted = connect(secured.url, username=USER, password=PASSWORD)  # no CA bundle
+    with untrusted, pytest.raises(requests.exceptions.SSLError, match="certificate verify"):
+        untrusted.prometheus_connect().get_label_names()
+
+
+def test_prometheus_connect_sends_the_bearer_token(demo, bearer_proxy):
+    with connect(bearer_proxy.url, bearer_token=TOKEN) as client:
+        assert "job" in client.prometheus_connect().get_label_names()
+    anonymous = connect(bearer_proxy.url)
+    with anonymous, pytest.raises(PrometheusApiClientException, match="HTTP Status Code 401"):
+        anonymous.prometheus_connect().get_label_names()
 
 
 def test_credentials_from_the_environment_and_from_the_url(secured, tls, monkeypatch):
