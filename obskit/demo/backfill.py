@@ -20,7 +20,7 @@ from ..errors import DemoError
 from .generate import DemoData, generate, render_window, windows
 from .scenario import DemoSpec
 
-__all__ = ["BuildReport", "ensure_blocks", "find_binary"]
+__all__ = ["BuildReport", "ensure_blocks", "find_binary", "store_manifest", "verified_samples"]
 
 log = logging.getLogger("obskit")
 MANIFEST = "manifest.json"
@@ -71,7 +71,7 @@ def ensure_blocks(
     """
     key = spec.key() if until is None else f"{spec.key()}-until{int(until)}"
     target = cache_root(root) / key
-    samples = _verified_samples(target)
+    samples = verified_samples(target)
     if samples is not None:
         log.info("demo data %s: using the cache at %s", spec.key(), target)
         return BuildReport(target, True, samples)
@@ -145,21 +145,20 @@ def _file_digests(path: Path) -> dict[str, str]:
 
 
 def _write_manifest(path: Path, spec: DemoSpec, samples: int) -> None:
-    manifest = {
-        "key": spec.key(),
-        "end": spec.end.isoformat(),
-        "days": spec.days,
-        "step": spec.step,
-        "seed": spec.seed,
-        "samples": samples,
-        "files": _file_digests(path),
-    }
+    facts = {"key": spec.key(), "end": spec.end.isoformat(), "days": spec.days,
+             "step": spec.step, "seed": spec.seed}  # fmt: skip
+    store_manifest(path, facts, samples)
+
+
+def store_manifest(path: Path, facts: dict[str, object], samples: int) -> None:
+    """Record ``facts``, the sample count and every file's sha256 in ``path/manifest.json``."""
+    manifest = {**facts, "samples": samples, "files": _file_digests(path)}
     tmp = path / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     tmp.rename(path / MANIFEST)
 
 
-def _verified_samples(path: Path) -> int | None:
+def verified_samples(path: Path) -> int | None:
     """The cached sample count if every file matches the manifest, else None."""
     try:
         manifest = json.loads((path / MANIFEST).read_text())

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from .. import config
-from ..errors import DemoError
+from ..errors import ConfigError, DemoError
 from .backfill import BuildReport, ensure_blocks, find_binary
 from .scenario import DemoSpec
 
@@ -42,7 +42,14 @@ def free_port() -> int:
 
 
 def _check_port(port: int) -> None:
+    """Refuse a port something listens on; one the last server just left is free.
+
+    ``SO_REUSEADDR`` as Prometheus (Go) sets it: connections of a server that just
+    stopped linger in TIME_WAIT for up to a minute, and a plain ``bind`` would call the
+    port busy although Prometheus can bind it at once. A listening socket still fails.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -52,8 +59,9 @@ def _check_port(port: int) -> None:
             ) from None
 
 
-def _config_text(spec: DemoSpec, live_port: int | None) -> str:
-    lines = ["global:", f"  scrape_interval: {spec.step}s", f"  evaluation_interval: {spec.step}s"]
+def _config_text(spec: DemoSpec, live_port: int | None, step: float | None = None) -> str:
+    every = f"{round((step or spec.step) * 1000)}ms"
+    lines = ["global:", f"  scrape_interval: {every}", f"  evaluation_interval: {every}"]
     if live_port:
         lines += [
             "scrape_configs:",
@@ -128,8 +136,14 @@ class DemoServer:
 class DemoPrometheus(DemoServer):
     """A real Prometheus over the demo data, bound to 127.0.0.1 only.
 
+    With ``data=DIR`` it replays a fixture written by :func:`obskit.freeze` instead of
+    the synthetic demo: the fixture is verified against its manifest, its blocks come
+    from the cache (or promtool), and ``end`` (the pinned "now") is the fixture's end.
+
     >>> with DemoPrometheus(DemoSpec(days=1)) as prom:  # doctest: +SKIP
     ...     obskit.connect(prom.url).query("up")
+    >>> with DemoPrometheus(data="notebooks/fixtures/exporters") as prom:  # doctest: +SKIP
+    ...     prom.end
     """
 
     spec: DemoSpec = field(default_factory=DemoSpec)
@@ -138,6 +152,8 @@ class DemoPrometheus(DemoServer):
     cache: Path | None = None
     ready_timeout: float = 60.0
     live: bool = False
+    data: Path | str | None = None
+    manifest: dict[str, Any] | None = field(default=None, init=False, repr=False)
     live_port: int | None = field(default=None, init=False)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     simulator: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
@@ -147,12 +163,22 @@ class DemoPrometheus(DemoServer):
     def start(self, *, detach: bool = False) -> DemoPrometheus:
         """Build or reuse the data, start Prometheus and wait until it is ready."""
         binary = find_binary("prometheus")
+        if self.data is not None and self.live:
+            raise ConfigError(
+                f"data={self.data} replays frozen data and live=True continues the demo from "
+                "now: use one of them (`obskit demo start --data DIR` without --live)"
+            )
         if self.port is None:
             self.port = free_port()
         else:
             _check_port(self.port)
-        until = time.time() if self.live else None
-        self.build = ensure_blocks(self.spec, root=self.cache, until=until)
+        if self.data is not None:
+            from . import replay
+
+            self.build, self.manifest = replay.ensure_blocks(Path(self.data), root=self.cache)
+        else:
+            until = time.time() if self.live else None
+            self.build = ensure_blocks(self.spec, root=self.cache, until=until)
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="obskit-demo-"))
             self._own_workdir = True
@@ -162,7 +188,8 @@ class DemoPrometheus(DemoServer):
         shutil.copytree(self.build.path, data, ignore=shutil.ignore_patterns("manifest.json"))
         if self.live:
             self._start_simulator(detach)
-        (self.workdir / "prometheus.yml").write_text(_config_text(self.spec, self.live_port))
+        step = self.step_seconds if self.manifest else None
+        (self.workdir / "prometheus.yml").write_text(_config_text(self.spec, self.live_port, step))
         log_file = (self.workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             self._argv(binary, data),
@@ -174,7 +201,29 @@ class DemoPrometheus(DemoServer):
         )
         log_file.close()
         self._wait_ready()
+        if self.data is not None:
+            from . import replay
+
+            replay.register(self.url, Path(self.data))
         return self
+
+    @property
+    def end(self) -> datetime:
+        if self.manifest:
+            return config.parse_instant(self.manifest["end"], "the fixture's end")
+        return self.spec.end
+
+    @property
+    def start_time(self) -> datetime:
+        if self.manifest:
+            return config.parse_instant(self.manifest["start"], "the fixture's start")
+        return self.spec.start
+
+    @property
+    def step_seconds(self) -> int:
+        if self.manifest:
+            return max(1, round(float(self.manifest.get("scrape_interval_seconds") or 1)))
+        return self.spec.step
 
     def _start_simulator(self, detach: bool) -> None:
         """The live exporter (obskit.demo.live) on its own free loopback port."""
@@ -240,6 +289,10 @@ class DemoPrometheus(DemoServer):
 
     def stop(self) -> None:
         """Stop Prometheus and remove the run directory obskit created."""
+        if self.data is not None and self.port is not None:
+            from . import replay
+
+            replay.register(self.url, None)
         terminate(self.process)
         terminate(self.simulator)
         self.process = self.simulator = None
@@ -255,11 +308,11 @@ class DemoPrometheus(DemoServer):
 
     def state(self) -> dict[str, Any]:
         assert self.process is not None and self.workdir is not None
-        return {
+        state = {
             "pid": self.process.pid,
             "url": self.url,
             "port": self.port,
-            "end": self.spec.end.isoformat().replace("+00:00", "Z"),
+            "end": self.end.isoformat().replace("+00:00", "Z"),
             "days": self.spec.days,
             "step": self.spec.step,
             "seed": self.spec.seed,
@@ -267,6 +320,11 @@ class DemoPrometheus(DemoServer):
             "live": self.live,
             "helpers": [self.simulator.pid] if self.simulator else [],
         }
+        if self.manifest is not None:
+            span = (self.end - self.start_time).total_seconds()
+            state |= {"data": str(Path(self.data).resolve()), "days": span / 86400,  # type: ignore[arg-type]
+                      "step": self.step_seconds, "seed": None}  # fmt: skip
+        return state
 
 
 def write_state(state: dict[str, Any]) -> Path:
