@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import requests
 
-from .. import config
-from ..errors import PrometheusError, QueryTimeoutError, UnreachableError
-from . import _envelope, _matrix
+from ._envelope import gc_paused
+from ._http import Transport
+from ._matrix import Columns
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -43,42 +42,14 @@ class Window:
         self.metrics, self.counts, self.times_ms, self.values = metrics, counts, times_ms, values
 
 
-def _get(
-    client: Client, endpoint: str, params: Mapping[str, Any], what: str, *, post: bool = True
-) -> bytes:
-    """One POST (GET) to ``/api/v1/<endpoint>``; the body of a 2xx answer, else the mapped error."""
-    url = f"{client.url}/api/v1/{endpoint}"
-    shown = config.redact_url(url)
-    timeout = client.settings.timeout
-    try:
-        response = client.session.request(
-            "POST" if post else "GET",
-            url,
-            data=params if post else None,
-            params=None if post else params,
-            timeout=timeout,
-            verify=client.session.verify,
-        )
-        body = response.content
-    except requests.exceptions.Timeout as exc:
-        raise QueryTimeoutError(
-            f"no answer within timeout={timeout:g} s", query=what, url=shown
-        ) from exc
-    except requests.RequestException as exc:
-        raise UnreachableError(
-            f"cannot read from the source: {type(exc).__name__}: {_short(exc)}",
-            query=what,
-            url=shown,
-        ) from exc
-    if response.status_code >= 300:
-        # decode raises the mapped error with Prometheus' own text
-        _envelope.decode(body, status=response.status_code, query=what, url=shown)
-        raise PrometheusError(f"HTTP {response.status_code}", query=what, url=shown)
-    return body
+def _transport(client: Client) -> Transport:
+    """The client's one transport (its session, retries and error table)."""
+    found = getattr(client, "_http", None)
+    return found if isinstance(found, Transport) else Transport(client.session, client.settings)
 
 
-def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:300]
+def _call(client: Client, path: str, params: Mapping[str, Any], what: str, **kwargs: Any) -> Any:
+    return _transport(client).call(path, params, what, **kwargs).data
 
 
 def read_window(client: Client, selector: str, lo_ms: int, hi_ms: int) -> Window:
@@ -88,12 +59,11 @@ def read_window(client: Client, selector: str, lo_ms: int, hi_ms: int) -> Window
     """
     span = hi_ms - lo_ms + 1  # one ms more: left-open servers then still include lo + 1
     what = f"{selector}[{span}ms]"
-    body = _get(client, "query", {"query": what, "time": f"{hi_ms / 1000:.3f}"}, what)
-    with _envelope.gc_paused():
-        decoded = _envelope.decode_matrix(body, status=200, query=what, url=client.url)
-    data = decoded.data
+    params = {"query": what, "time": f"{hi_ms / 1000:.3f}"}
+    with gc_paused():
+        data = _call(client, "query", params, what, matrix=True)
     result = data.get("result") if isinstance(data, dict) else None
-    if isinstance(result, _matrix.Columns):
+    if isinstance(result, Columns):
         metrics, counts, times, values = result
     else:
         metrics, counts, times, values = _columns(result or [])
@@ -126,8 +96,7 @@ def series(
     params: dict[str, Any] = {"match[]": list(selectors)}
     if start_ms is not None and end_ms is not None:
         params |= {"start": f"{start_ms / 1000:.3f}", "end": f"{end_ms / 1000:.3f}"}
-    body = _get(client, "series", params, " ".join(selectors))
-    found = _envelope.decode(body, status=200, query="series", url=client.url).data or []
+    found = _call(client, "series", params, " ".join(selectors)) or []
     return [dict(s) for s in found]
 
 
@@ -158,8 +127,7 @@ _NAMES_PER_REQUEST = 50
 
 
 def _sum(client: Client, expr: str, at_ms: int) -> int:
-    body = _get(client, "query", {"query": expr, "time": f"{at_ms / 1000:.3f}"}, expr)
-    data = _envelope.decode(body, status=200, query=expr, url=client.url).data
+    data = _call(client, "query", {"query": expr, "time": f"{at_ms / 1000:.3f}"}, expr)
     result = data.get("result") if isinstance(data, dict) else None
     if not result:
         return 0
@@ -168,6 +136,5 @@ def _sum(client: Client, expr: str, at_ms: int) -> int:
 
 def metadata(client: Client) -> dict[str, list[dict[str, str]]]:
     """``/api/v1/metadata``: metric family -> entries (``type``, ``help``, ``unit``)."""
-    body = _get(client, "metadata", {}, "metadata", post=False)
-    data = _envelope.decode(body, status=200, query="metadata", url=client.url).data
+    data = _call(client, "metadata", {}, "metadata", post=False)
     return {str(k): [dict(e) for e in v] for k, v in (data or {}).items()}

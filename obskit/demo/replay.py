@@ -181,15 +181,15 @@ def register(url: str, path: Path | None) -> None:
         _RUNNING[key] = Path(path)
 
 
-def metadata(url: str) -> list[dict[str, str]]:
-    """The frozen metadata of the replay on ``url``, as prometheus-api-client entries.
+def metadata(url: str) -> dict[str, list[dict[str, str]]]:
+    """The frozen ``/api/v1/metadata`` of the replay on ``url`` (family -> entries).
 
-    ``[]`` when ``url`` is not a replay started in this process or recorded in the
-    background demo's state (``obskit demo start --data``). Entries have ``metric_name``,
-    ``type``, ``help`` and ``unit``, like ``PrometheusConnect.get_metric_metadata``.
+    ``{}`` when ``url`` is not a replay started in this process or recorded in the
+    background demo's state (``obskit demo start --data``). The shape is the ``data``
+    of ``/api/v1/metadata``: what a client reads when the server itself has none.
 
     >>> metadata("http://127.0.0.1:1")
-    []
+    {}
     """
     key = url.rstrip("/")
     path = _RUNNING.get(key)
@@ -198,18 +198,9 @@ def metadata(url: str) -> list[dict[str, str]]:
         if state and state.get("data") and str(state.get("url", "")).rstrip("/") == key:
             path = Path(state["data"])
     if path is None:
-        return []
+        return {}
     try:
         frozen = json.loads((path / _fixture.METADATA).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return [
-        {
-            "metric_name": name,
-            "type": e.get("type", ""),
-            "help": e.get("help", ""),
-            "unit": e.get("unit", ""),
-        }
-        for name, entries in sorted(frozen.items())
-        for e in entries[:1]
-    ]
+        return {}
+    return {str(name): [dict(e) for e in entries] for name, entries in sorted(frozen.items())}
