@@ -240,7 +240,14 @@ def test_division_guards(denominator: str) -> None:
 
 @pytest.mark.parametrize(
     "denominator",
-    ["sum(rate(b_total[5m]))", "(sum(rate(b_total[5m])) > bool 0)", "clamp_min(b, 0)", "scalar(b)"],
+    [
+        "sum(rate(b_total[5m]))",
+        "(sum(rate(b_total[5m])) > bool 0)",
+        "clamp_min(sum(rate(b_total[5m])), 0)",
+        "scalar(sum(rate(b_total[5m])))",
+        "(b > bool 0)",
+        "sum(increase(b_total[1h])) + sum(increase(c_total[1h]))",
+    ],
 )
 def test_division_not_guarded(denominator: str) -> None:
     found = [f for f in lint(f"a / {denominator}") if f.rule == "division-unguarded"]

@@ -10,7 +10,7 @@ from typing import Any
 import promql_parser as pp
 
 from .._time import format_duration
-from ..catalog import find_metric, metric_names
+from ..catalog import CATALOG, find_metric, metric_names
 from ..errors import ConfigError
 from . import _macros as grafana
 from ._ast import Printer, Visit, children
@@ -26,6 +26,23 @@ RAW_OK = {
 MIN_SAMPLES = {"irate": 2, "idelta": 2, **dict.fromkeys(("rate", "increase", "delta"), 4)}
 MIN_SAMPLES |= {"deriv": 4, "predict_linear": 4, "resets": 4, "changes": 4}
 ALWAYS_LABELS = {"__name__", "job", "instance"}
+#: Labels the scrape adds to every series (``job``, ``instance``): never unknown offline.
+TARGET_LABELS = frozenset({"job", "instance"})
+#: Labels relabeling or external labels add in a deployment: never unknown offline.
+DEPLOYMENT_LABELS = frozenset({"cluster", "namespace", "pod", "region", "env", "replica"})
+_NO_TYPE = ("unknown", "untyped", "")
+
+
+def namespace(name: str) -> str:
+    """The namespace of a metric name: its first word and underscore (``voicebot_``)."""
+    head, sep, _ = name.partition("_")
+    return head + sep
+
+
+#: Namespaces the loaded catalog owns: the application's own metrics (the voice bot's
+#: ``voicebot_``). Exporter families it lists (``node_``, ``pg_``, ``redis_``) are samples of
+#: what a real exporter exposes, so a name there that the catalog lacks is not unknown.
+OWNED_NAMESPACES = frozenset(namespace(m.name) for m in CATALOG if m.source == "voicebot")
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,7 @@ class Context:
 
     def _restore(self, text: str) -> str:
         for printed, original in self.prep.numbers.items():
-            text = re.sub(rf"\b{printed}\b", lambda _m, o=original: o, text)
+            text = re.sub(rf"\b{printed}\b", original.replace("\\", "\\\\"), text)
         pattern = rf"\b{grafana.PLACEHOLDER_PREFIX}(\w+)"
         return re.sub(pattern, lambda m: self.prep.originals.get(m.group(1), m.group(0)), text)
 
@@ -106,7 +123,8 @@ class Context:
         """``(type, suffix, source)`` of a series name from metadata, then the catalog."""
         types = self.types
         if name in types:
-            return types[name], suffix_of(name), "server metadata"
+            typ = types[name]
+            return (None if typ in _NO_TYPE else typ), suffix_of(name), "server metadata"
         for suffix in ("_bucket", "_sum", "_count"):
             base = name.removesuffix(suffix)
             if base != name and types.get(base) in ("histogram", "summary", "gaugehistogram"):
@@ -127,7 +145,21 @@ class Context:
             typ or "", "gauge" if typ in ("gauge", "info", "stateset", "gaugehistogram") else None
         )
 
+    @property
+    def live(self) -> bool:
+        """Whether the server's series were given (``labels``): absence then means absence."""
+        return self.labels is not None
+
+    def owned(self, name: str) -> bool:
+        """Whether ``name`` is in a namespace the loaded catalog owns (complete for it)."""
+        return namespace(name) in OWNED_NAMESPACES and ":" not in name
+
+    def labels_live(self, name: str) -> bool:
+        """Whether ``name``'s label names come from the server's series."""
+        return self.labels is not None and name in self.labels
+
     def known_names(self) -> set[str]:
+        """Every series name the catalog or the server knows."""
         names = set(metric_names()) | set(self.types) | set(self.labels or {})
         for name, typ in self.types.items():
             if typ in ("histogram", "summary", "gaugehistogram"):
@@ -137,10 +169,15 @@ class Context:
         return names
 
     def label_names(self, name: str) -> set[str] | None:
-        if self.labels is not None and name in self.labels:
-            return set(self.labels[name]) | {"__name__"}
+        """The complete label set of ``name``: its live series', or an owned catalog entry's.
+
+        ``None`` when nothing says the set is complete (an exporter family the catalog only
+        samples, a metric nobody listed).
+        """
+        if self.labels_live(name):
+            return set((self.labels or {})[name]) | {"__name__"}
         metric = find_metric(name)
-        if metric is None:
+        if metric is None or not self.owned(metric.name):
             return None
         extra = {"le"} if name.endswith("_bucket") else set()
         return set(metric.labels) | ALWAYS_LABELS | extra
@@ -154,8 +191,6 @@ class Context:
 
 def suffix_of(name: str) -> str:
     return next((s for s in ("_bucket", "_sum", "_count") if name.endswith(s)), "")
-
-
 
 
 def selectors(ctx: Context, root: Visit) -> list[Visit]:

@@ -1,30 +1,10 @@
 """Lint PromQL offline: rules over the parsed query, the catalog and passed-in live metadata.
 
 Lint does no HTTP: live metric types, label names and label values are passed in as
-mappings (:func:`obskit.validate.validate` fetches them). Each rule has a stable id:
+mappings (:func:`obskit.validate.validate` fetches them). Each rule has a stable id; the
+table below is built from the rule registry (``obskit.promql._rules.REGISTRY``).
 
-========================  ========  =======================================================
-rule                      severity  what it catches
-========================  ========  =======================================================
-syntax-error              error     the query does not parse
-undeclared-variable       error     ``$var`` that is neither a Grafana macro nor declared
-rate-on-gauge             error     rate/irate/increase/resets over a gauge
-delta-on-counter          warning   delta/idelta/deriv/predict_linear over a counter
-counter-raw               warning   a counter used without rate()/increase()
-histogram-quantile-le     error     histogram_quantile whose aggregation drops ``le``
-histogram-quantile-input  error     histogram_quantile over ``_sum``/``_count``/non-buckets
-quantile-out-of-range     error     histogram_quantile with φ outside 0..1
-aggregation-before-rate   error     rate(sum(x)[5m:]): aggregating counters before rate
-range-too-short           warning   range window shorter than 4 × scrape interval
-hardcoded-window          warning   rate(x[5m]) in a dashboard instead of $__rate_interval
-unknown-metric            warning   a metric neither the catalog nor the server knows
-unknown-label             warning   a label the metric does not have
-unknown-label-value       warning   a label value that never occurs
-multi-value-equality      warning   a multi-value variable inside ``=`` instead of ``=~``
-division-unguarded        warning   ``a / b`` where b can be 0 (NaN/Inf), no ``> 0`` guard
-vector-matching           warning   ``sum by (a) (x) / sum by (b) (y)``: label sets differ, empty
-series-budget             warning   more series than the budget (error for a real count)
-========================  ========  =======================================================
+{rules}
 """
 
 from __future__ import annotations
@@ -34,30 +14,15 @@ from typing import Any
 
 from ._expr import Expr
 from ._lintctx import SEVERITIES, Context, Finding, build_context, read
-from ._rules import RULE_FUNCS
+from ._rules import REGISTRY, RULE_FUNCS, table
 
 __all__ = ["RULES", "Finding", "check_series_budget", "estimate_series", "lint"]
 
-RULES = (
-    "syntax-error",
-    "undeclared-variable",
-    "rate-on-gauge",
-    "delta-on-counter",
-    "counter-raw",
-    "histogram-quantile-le",
-    "histogram-quantile-input",
-    "quantile-out-of-range",
-    "aggregation-before-rate",
-    "range-too-short",
-    "hardcoded-window",
-    "unknown-metric",
-    "unknown-label",
-    "unknown-label-value",
-    "multi-value-equality",
-    "division-unguarded",
-    "vector-matching",
-    "series-budget",
-)
+if __doc__:  # derived, so the table and the rules cannot drift apart
+    __doc__ = __doc__.replace("{rules}", table())
+
+#: Every rule id, in the registry's order.
+RULES: tuple[str, ...] = tuple(rule.id for rule in REGISTRY)
 
 
 def check_series_budget(
