@@ -17,6 +17,9 @@ from obskit.demo import DemoPrometheus, DemoSpec
 ROOT = Path(__file__).resolve().parent
 # Captured before any test clears the environment: where cached demo data lives on this machine.
 CACHE_ROOT = config.cache_dir()
+# OBSKIT_DATA=DIR: the session's Prometheus replays that frozen fixture (`obskit freeze`)
+# instead of the synthetic demo, so notebooks written for your own data run in CI.
+REPLAY = config.replay_data()
 _DEMO: DemoPrometheus | None = None
 
 
@@ -31,10 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def demo_prometheus() -> DemoPrometheus:
-    """Start the session's demo Prometheus once and export it to notebook kernels."""
+    """Start the session's demo Prometheus (or replay of ``$OBSKIT_DATA``) once; export it."""
     global _DEMO
     if _DEMO is None:
-        _DEMO = DemoPrometheus(DemoSpec(), cache=CACHE_ROOT).start()
+        _DEMO = DemoPrometheus(DemoSpec(), cache=CACHE_ROOT, data=REPLAY).start()
         os.environ["PROMETHEUS_URL"] = _DEMO.url
         os.environ["OBSKIT_NOW"] = _DEMO.state()["end"]
     return _DEMO

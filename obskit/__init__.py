@@ -11,6 +11,7 @@ from .analysis import periods
 from .client import Client, connect
 from .config import Settings, now
 from .dashboards import add_panel
+from .demo.freeze import freeze
 from .errors import (  # the rest of the tree is in obskit.errors
     ConfigError,
     DashboardError,
@@ -40,6 +41,7 @@ __all__ = [
     "catalog",
     "connect",
     "figure_grid",
+    "freeze",
     "now",
     "periods",
     "plot",

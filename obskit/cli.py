@@ -121,7 +121,8 @@ def _spec(args: argparse.Namespace):
 def _demo(args: argparse.Namespace):
     from .demo import server
 
-    return server.DemoPrometheus(_spec(args), port=args.port, live=args.live)
+    data = getattr(args, "data", None)  # `demo start --data DIR`: replay a frozen fixture
+    return server.DemoPrometheus(_spec(args), port=args.port, live=args.live, data=data)
 
 
 def _add_spec_options(p: argparse.ArgumentParser, default_end: str = "now") -> None:
@@ -280,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_spec_options(start)
     _add_port_and_live(start)
+    from .demo._freeze_cli import add_data_option, add_freeze_parser
+
+    add_data_option(start)
     start.set_defaults(func=_demo_start)
     dsub.add_parser("status", help="say whether it runs and where").set_defaults(func=_demo_status)
     dsub.add_parser("stop", help="stop the background demo").set_defaults(func=_demo_stop)
@@ -306,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .dashboards._cli import add_parsers
 
     add_parsers(sub)
+    add_freeze_parser(sub)
     return parser
 
 

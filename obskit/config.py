@@ -76,6 +76,16 @@ def state_file(environ: Mapping[str, str] | None = None) -> Path:
     return cache_dir(environ) / "demo" / "state.json"
 
 
+def replay_data(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The fixture directory ``$OBSKIT_DATA`` names: tests and notebooks replay it, or None.
+
+    >>> replay_data({"OBSKIT_DATA": "notebooks/fixtures/exporters"}).name
+    'exporters'
+    """
+    text = _env(environ).get("OBSKIT_DATA", "").strip()
+    return Path(text).expanduser() if text else None
+
+
 def demo_state(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The state the running demo recorded, or ``None`` when no demo runs."""
     path = state_file(environ)
