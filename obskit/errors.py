@@ -16,8 +16,7 @@ Users catch :class:`ObskitError` and nothing else::
     ├── DashboardError           a dashboard file or source is wrong (carries the path)
     └── DemoError                the demo Prometheus could not be set up or started
 
-Warnings: :class:`PromQLWarning` (Prometheus' own ``warnings``/``infos``) and
-:class:`LintWarning`.
+Warnings: :class:`PromQLWarning` (Prometheus' own ``warnings``/``infos``).
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ __all__ = [
     "ConfigError",
     "DashboardError",
     "DemoError",
-    "LintWarning",
     "ObskitError",
     "PromQLWarning",
     "PrometheusError",
@@ -150,7 +148,3 @@ class DemoError(ObskitError):
 
 class PromQLWarning(UserWarning):
     """A warning or info Prometheus returned with a result."""
-
-
-class LintWarning(UserWarning):
-    """A lint finding surfaced as a Python warning."""

@@ -3,16 +3,14 @@ unit and legend from the parsed query (:class:`~obskit.promql.Expr`) and a live 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..catalog import find_metric
 from ..errors import ConfigError
 from ..promql._expr import Expr, PanelContext
-from ..promql._macros import string_spans
+from ..promql._macros import fixed_windows
 from ..promql.validate import validate
 from ._plan import variable_values
-from ._structure import WINDOW_MACROS
 from .panels import KINDS, points
 
 _ALIASES = {
@@ -21,7 +19,6 @@ _ALIASES = {
     "graph": "timeseries",
     "time_series": "timeseries",
 }
-_WINDOWED = re.compile(r"\b(rate|irate|increase)\s*\(")
 
 
 def use_rate_interval(expr: str) -> str:
@@ -32,29 +29,9 @@ def use_rate_interval(expr: str) -> str:
     >>> use_rate_interval('sum(rate(x_total{a="[5m]"}[5m])) / sum(increase(y[$__range]))')
     'sum(rate(x_total{a="[5m]"}[$__rate_interval])) / sum(increase(y[$__range]))'
     """
-    quoted = {i for s, e, _ in string_spans(expr) for i in range(s, e + 1)}
-    spans = []
-    for match in _WINDOWED.finditer(expr):
-        span = _window_span(expr, match.end(), quoted)
-        if span is not None and expr[span[0] : span[1]].strip() not in WINDOW_MACROS:
-            spans.append(span)
-    for start, end in sorted(spans, reverse=True):
+    for start, end in sorted(fixed_windows(expr), reverse=True):
         expr = expr[:start] + "$__rate_interval" + expr[end:]
     return expr
-
-
-def _window_span(expr: str, start: int, quoted: set[int]) -> tuple[int, int] | None:
-    depth = 1
-    for i in range(start, len(expr)):
-        if i in quoted:
-            continue
-        depth += {"(": 1, ")": -1}.get(expr[i], 0)
-        if depth == 0:
-            return None
-        if expr[i] == "[" and depth == 1:
-            end = expr.find("]", i)
-            return None if end < 0 or ":" in expr[i:end] else (i + 1, end)
-    return None
 
 
 def _description(expr: Expr) -> str:

@@ -159,11 +159,6 @@ def func_name(node: Any) -> str | None:
     return node.func.name if isinstance(node, pp.Call) else None
 
 
-def seconds(delta: timedelta | None) -> float | None:
-    """A timedelta in seconds (``None`` stays ``None``)."""
-    return None if delta is None else delta.total_seconds()
-
-
 def match_op(matcher: Any) -> str:
     """``=``, ``!=``, ``=~`` or ``!~`` for a promql-parser matcher."""
     return _MATCH_OPS[str(matcher.op).rsplit(".", 1)[-1]]
@@ -289,12 +284,3 @@ def _at(at: Any) -> str:
     if kind == "End":
         return "end()"
     return f"{at.at.timestamp():.3f}"
-
-
-def render(
-    node: Any,
-    overrides: Mapping[Path, str] | None = None,
-    durations: Mapping[int, str] | None = None,
-) -> str:
-    """One line of PromQL for ``node``, with ``overrides`` applied at their paths."""
-    return Printer(overrides or {}, durations or {})(node)

@@ -11,7 +11,31 @@ from typing import TypeAlias
 from .._time import format_duration, parse_duration
 from ..errors import ConfigError
 
-__all__ = ["expand", "grafana_interval", "rate_interval"]
+__all__ = [
+    "ALL",
+    "BUILTINS",
+    "FIXED_WINDOW_FUNCS",
+    "INSTANTS",
+    "OFFLINE_END",
+    "PLACEHOLDER_PREFIX",
+    "VARIABLE",
+    "WINDOW_MACROS",
+    "Ref",
+    "VariableValue",
+    "builtin_values",
+    "escape_body",
+    "expand",
+    "fixed_windows",
+    "format_instant",
+    "format_variable",
+    "grafana_interval",
+    "placeholder",
+    "rate_interval",
+    "refs",
+    "regex_escape",
+    "string_spans",
+    "substitute",
+]
 
 VariableValue: TypeAlias = str | Sequence[str]
 
@@ -373,3 +397,43 @@ def placeholder(ref: Ref, expr: str) -> str:
 
 
 PLACEHOLDER_PREFIX = "__var_"
+
+
+#: Functions whose window a dashboard panel should leave to Grafana (``$__rate_interval``).
+FIXED_WINDOW_FUNCS = ("rate", "irate", "increase")
+#: Windows that are Grafana's own: they follow the zoom level and the scrape interval.
+WINDOW_MACROS = ("$__rate_interval", "$__interval", "$__range")
+_WINDOWED = re.compile(r"\b(" + "|".join(FIXED_WINDOW_FUNCS) + r")\s*\(")
+
+
+def fixed_windows(expr: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of every fixed window of rate()/irate()/increase() in ``expr``.
+
+    The text-level twin of lint's ``hardcoded-window`` rule, for rewriting a query
+    without reprinting it: subquery ranges (``[1h:5m]``), strings and macros are skipped.
+
+    >>> q = 'rate(x{a="[5m]"}[5m]) + increase(y[$__range])'
+    >>> [q[s:e] for s, e in fixed_windows(q)]
+    ['5m']
+    """
+    quoted = {i for s, e, _ in string_spans(expr) for i in range(s, e + 1)}
+    spans = []
+    for match in _WINDOWED.finditer(expr):
+        span = _window_span(expr, match.end(), quoted)
+        if span is not None and expr[span[0] : span[1]].strip() not in WINDOW_MACROS:
+            spans.append(span)
+    return spans
+
+
+def _window_span(expr: str, start: int, quoted: set[int]) -> tuple[int, int] | None:
+    depth = 1
+    for i in range(start, len(expr)):
+        if i in quoted:
+            continue
+        depth += {"(": 1, ")": -1}.get(expr[i], 0)
+        if depth == 0:
+            return None
+        if expr[i] == "[" and depth == 1:
+            end = expr.find("]", i)
+            return None if end < 0 or ":" in expr[i:end] else (i + 1, end)
+    return None
