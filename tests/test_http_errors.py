@@ -49,6 +49,12 @@ ANSWERS = {
     "forbidden": (403, _envelope_of("bad_data", "tenant denied"), AuthError, "tenant denied"),
     "vm-unsupported-path": (400, b'remoteAddr: "127.0.0.1:1"; unsupported path requested: '
                             b'"/api/v1/format_query"', PrometheusError, "unsupported path"),
+    "vmauth-refused-credentials": (400, b'remoteAddr: "127.0.0.1:1"; cannot find the provided '
+                                   b'auth token "Basic cmVhZGVyOmJhZA==" in config\n', AuthError,
+                                   "Basic <redacted>"),
+    "vmauth-missing-route": (400, b'requestURI: /api/v1/query; cannot determine targetURL: '
+                             b'missing route for "/api/v1/query"\n', PrometheusError,
+                             "missing route"),
     "not-found": (404, b"404 page not found\n", PrometheusError, "404 page not found"),
     "method-not-allowed": (405, b"Method Not Allowed\n", PrometheusError, "Method Not Allowed"),
     "too-many-points": (400, _body("error_400_too_many_points"), TooLargeError,
@@ -136,10 +142,17 @@ def _text(body: bytes) -> str:
 
 
 def test_a_missing_endpoint_says_to_check_the_path_prefix():
-    for name in ("not-found", "vm-unsupported-path"):
+    for name in ("not-found", "vm-unsupported-path", "vmauth-missing-route"):
         status, body, _, _ = ANSWERS[name]
         message = str(_answer_error(status, body))
         assert "check the URL's path prefix" in message and URL in message
+
+
+def test_credentials_a_server_echoes_are_redacted():
+    status, body, _, _ = ANSWERS["vmauth-refused-credentials"]
+    assert "cmVhZGVyOmJhZA==" not in str(_answer_error(status, body))
+    err = _errors.from_answer(500, None, "bad header: Bearer tok-123.abc", "up", URL)
+    assert "tok-123" not in str(err) and "Bearer <redacted>" in str(err)
 
 
 def test_the_last_rule_catches_everything():

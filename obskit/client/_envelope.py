@@ -142,7 +142,8 @@ def decode(
     """
     envelope = _parse(body)
     if envelope is None or not isinstance(envelope, dict):
-        raise _errors.from_answer(status, None, _snippet(body), query, url)
+        full = _snippet(body, limit=4096)  # the rules read all of it; the message the start
+        raise _errors.from_answer(status, None, _snippet(body), query, url, full=full)
     if envelope.get("status") != "success" or not 200 <= status < 300:
         message = str(envelope.get("error") or _snippet(body))
         error_type = envelope.get("errorType")

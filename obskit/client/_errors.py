@@ -36,6 +36,8 @@ _NO_ENDPOINT = (
     "http://vmselect:8481/select/0/prometheus for a VictoriaMetrics cluster)"
 )
 _POOL_PREFIX = re.compile(r"^\w*(?:Connection|ConnectionPool)\(host=[^)]*\):\s*")
+#: Credentials a server may echo in its error text (vmauth repeats a refused auth header).
+_CREDENTIALS = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ TABLE: tuple[Rule, ...] = (
          message="the server answered that it speaks HTTPS",
          hint="Use an https:// URL (with ca_bundle= if its certificate is not publicly trusted)"),
     Rule(AuthError, status=(401, 403)),
-    Rule(PrometheusError, status=(400, 404), text=("unsupported path requested",),  # VM
+    Rule(AuthError, status=(400,), text=("cannot find the provided auth token",)),  # vmauth
+    Rule(PrometheusError, status=(400, 404),
+         text=("unsupported path requested", "missing route for"),  # VictoriaMetrics, vmauth
          hint=_NO_ENDPOINT),
     Rule(PrometheusError, status=(404, 405), hint=_NO_ENDPOINT),
     Rule(TooLargeError,
@@ -113,15 +117,26 @@ TABLE: tuple[Rule, ...] = (
 
 
 def from_answer(
-    status: int, error_type: str | None, text: str, query: str | None, url: str | None
+    status: int,
+    error_type: str | None,
+    text: str,
+    query: str | None,
+    url: str | None,
+    *,
+    full: str | None = None,
 ) -> PrometheusError:
     """The error for an answer that is not a success, with Prometheus' own ``text``.
+
+    The rules read ``full`` when given (the whole of a long body whose start is
+    ``text``). Credentials the server echoes (``Basic ...``, ``Bearer ...``) are
+    redacted first.
 
     >>> from_answer(422, "execution", "many-to-many matching not allowed", "a * b", None)
     ... # doctest: +ELLIPSIS
     QueryExecutionError("query 'a * b' failed (HTTP 422, execution): many-to-many ...")
     """
-    rule = _first(status, error_type, text, None)
+    text = _CREDENTIALS.sub(r"\1 <redacted>", text)
+    rule = _first(status, error_type, text if full is None else full, None)
     return rule.error(
         rule.message.format(text=text),
         query=query,
