@@ -61,7 +61,8 @@ def _points(windows, step_ms):
 
 def test_a_big_answer_is_fetched_in_pieces_on_the_step_grid():
     from obskit.client import _split as _chunks
-    from obskit.client._client import PIECE_POINTS, PIECE_SAMPLES, SPREAD_SAMPLES, _spread
+    from obskit.client._range import PIECE_POINTS, PIECE_SAMPLES, SPREAD_SAMPLES
+    from obskit.client._range import spread as _spread
 
     # wide (1,000 series x 1,441 points): few long pieces, one per worker
     one = [(0, 1440 * 60_000)]

@@ -165,7 +165,7 @@ def _fetch_windows(
 
 
 def spread(
-    windows: list[tuple[int, int]], series: int | None, points: int, step: int, workers: int
+    windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int, workers: int
 ) -> list[tuple[int, int]]:
     """Re-split a big answer's windows on the step grid into pieces for the workers.
 
@@ -182,7 +182,7 @@ def spread(
     pieces = max(workers, min(-(-series * points // PIECE_SAMPLES), points // PIECE_POINTS))
     if pieces <= len(windows):
         return windows
-    return _chunks.windows(windows[0][0], windows[-1][1], step, -(-points // pieces))
+    return _chunks.windows(windows[0][0], windows[-1][1], step_ms, -(-points // pieces))
 
 
 def pin_start_end(expr: str, start: datetime, end: datetime) -> str:
