@@ -83,6 +83,25 @@ def _duration(text: str) -> float:
         raise _bad("a duration like 15s, 30s or 1m", text) from None
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise _bad("NAME=VALUE like job=node", text)
+    return name, value
+
+
+def _overrides(pairs: Sequence[tuple[str, str]] | None) -> dict[str, Any]:
+    """``--var`` pairs as variable values: a name given twice or more gets a list."""
+    out: dict[str, Any] = {}
+    for name, value in pairs or []:
+        out[name] = (
+            [*out[name], value]
+            if isinstance(out.get(name), list)
+            else ([out[name], value] if name in out else value)
+        )
+    return out
+
+
 def _json_file(text: str) -> str:
     if not Path(text).is_file():
         why = " (it is a folder)" if Path(text).exists() else " (no such file)"
@@ -175,6 +194,7 @@ def _check_paths(args: argparse.Namespace, paths: list[str]) -> int:
     found = inspect(
         paths, live=not args.offline, prometheus=args.prometheus, at=instant(args.at),
         scrape_interval=args.scrape_interval or GRAFANA_DEFAULT_INTERVAL,
+        variables=_overrides(args.var),
     )  # fmt: skip
     if args.format == "json":
         for target in found.targets:
@@ -297,6 +317,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--offline", action="store_true", help="lint only; run no query")
     check.add_argument("--scrape-interval", metavar="DURATION", type=_duration, default=None,
                        help="for PATHs: the data source's scrape interval (default 15s, Grafana's)")  # fmt: skip
+    check.add_argument("--var", metavar="NAME=VALUE", type=_assignment, action="append",
+                       help="for PATHs: a variable's value instead of its default (repeat "
+                       "the name for several values)")  # fmt: skip
     _format(check, "one JSON object per target (per problem for NAMEs)")
     _common(check)
     check.set_defaults(func=_check, parser=check)

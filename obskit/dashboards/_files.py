@@ -330,29 +330,34 @@ def preview(
 ) -> Path:
     """Render a dashboard's panels with real data into one standalone HTML file.
 
-    Each panel becomes a plotly figure placed like its ``gridPos``; queries run as in
-    :func:`check`. Returns the file written (default ``NAME.preview.html`` in the
-    working directory).
+    ``dashboard_name`` is a committed dashboard or the path of any dashboard JSON (panels
+    in rows and collapsed rows included). Each panel becomes a plotly figure placed like
+    its ``gridPos``; queries run as in :func:`check`. Returns the file written (default
+    ``NAME.preview.html`` in the working directory).
 
     >>> preview("system-overview", "/tmp/system.html")  # doctest: +SKIP
     PosixPath('/tmp/system.html')
     """
+    from . import _model
     from ._preview import page
+    from ._provisioning import GRAFANA_DEFAULT_INTERVAL
 
-    folder = dashboards_dir(grafana_dir)
-    source = _sources(folder, [dashboard_name])[0]
-    data = json.loads(render(source))
-    moment = instant(at)
-    queries = plan(data, moment, scrape_interval(folder.parent))
+    path = Path(dashboard_name)
+    if dashboard_name.endswith(".json") or path.is_file():
+        data, name, interval = _model.read(path), path.stem, GRAFANA_DEFAULT_INTERVAL
+    else:
+        folder = dashboards_dir(grafana_dir)
+        source = _sources(folder, [dashboard_name])[0]
+        data, name = json.loads(render(source)), dashboard_name
+        interval = scrape_interval(folder.parent)
+    queries = plan(data, instant(at), interval)
     frames: dict[tuple[int, str], pd.DataFrame] = {}
     with client_for(client, prometheus) as runner:
         for q in queries:
             try:
                 frames[(q.panel_id, q.ref_id)] = run_query(runner, q)
             except ObskitError as exc:
-                log.warning(
-                    "%s: panel %r refId %s failed: %s", dashboard_name, q.panel, q.ref_id, exc
-                )
-    target = Path(out) if out is not None else Path.cwd() / f"{dashboard_name}.preview.html"
-    write_atomic([(target, page(data, queries, frames))])
+                log.warning("%s: panel %r refId %s failed: %s", name, q.panel, q.ref_id, exc)
+    target = Path(out) if out is not None else Path.cwd() / f"{name}.preview.html"
+    write_atomic([(target, page(_model.previewable(data), queries, frames))])
     return target

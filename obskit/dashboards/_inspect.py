@@ -8,7 +8,7 @@ for the dashboards obskit builds. One :class:`TargetReport` per target, skipped 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -105,8 +105,11 @@ def inspect(
     prometheus: str | None = None,
     at: datetime,
     scrape_interval: float = SCRAPE_INTERVAL,
+    variables: Mapping[str, Any] | None = None,
 ) -> Inspection:
     """Lint (and with ``live`` run) every target of the dashboard JSON files in ``paths``.
+
+    ``variables`` override the dashboards' variable defaults (``{"job": "node"}``).
 
     >>> inspect(["node-exporter-full.json"], at=obskit.now()).targets[0].status  # doctest: +SKIP
     'ok'
@@ -119,7 +122,7 @@ def inspect(
             data = _model.read(file)
             found.files.append(name)
             found.problems += _stale(file)
-            board = plan_board(data, at, scrape_interval)
+            board = plan_board(data, at, scrape_interval, variables)
             found.targets += [_skipped(name, s) for s in board.skipped]
             planned.append((name, board.queries))
     linted = {(name, id(q)): _linted(name, q) for name, queries in planned for q in queries}
@@ -144,7 +147,11 @@ def _linted(file: str, q: Query) -> TargetReport:
     findings = tuple(lint_query(q))
     severities = {f.severity for f in findings}
     status = "error" if "error" in severities else "warning" if "warning" in severities else "ok"
-    note = "hidden in Grafana" if q.hidden else ""
+    notes = ["hidden in Grafana"] if q.hidden else []
+    if q.repeat:
+        value = q.variables.get(q.repeat)
+        notes.append(f"repeated for each value of ${q.repeat} (checked with {value!r})")
+    note = "; ".join(notes)
     return TargetReport(
         file, q.panel, q.panel_id, q.ref_id, q.datasource, status, q.expr, q.expanded,
         findings, note,

@@ -23,7 +23,9 @@ __all__ = [
     "datasource_of",
     "iter_panels",
     "parse",
+    "previewable",
     "read",
+    "target_type",
     "unwrap",
 ]
 
@@ -35,11 +37,8 @@ _UNDERSTOOD = f"1 to {MAX_SCHEMA_VERSION} (Grafana 2 to 11)"
 _DASHBOARD_KEYS = ("panels", "rows", "schemaVersion", "templating")
 #: Data source plugin ids whose queries are PromQL.
 PROMQL_TYPES = ("prometheus",)
-_KNOWN_TYPES = (
-    "prometheus", "loki", "postgres", "grafana-postgresql-datasource", "mysql", "mssql",
-    "elasticsearch", "influxdb", "graphite", "tempo", "jaeger", "zipkin", "cloudwatch",
-    "testdata", "grafana-testdata-datasource", "alertmanager",
-)  # fmt: skip
+#: A data source given only by a name or uid: its type is not in the file.
+UNKNOWN = "?"
 _SPECIAL = {"-- grafana --": "grafana", "grafana": "grafana", "-- mixed --": "mixed",
             "-- dashboard --": "dashboard"}  # fmt: skip
 
@@ -175,7 +174,8 @@ def datasource_of(ref: Any, board: Mapping[str, Any], fallback: Any = None) -> t
     """``(plugin type, name)`` of a data source reference (a dict, a name, a uid, ``$var``).
 
     ``None`` is the default data source (taken to be Prometheus); a ``$var`` reference
-    is resolved through the dashboard's datasource variable or the export's ``__inputs``.
+    is resolved through the dashboard's datasource variable or the export's ``__inputs``;
+    a bare name or uid gives :data:`UNKNOWN` (see :func:`target_type`).
 
     >>> datasource_of({"type": "loki", "uid": "abc"}, {})
     ('loki', 'abc')
@@ -199,7 +199,7 @@ def datasource_of(ref: Any, board: Mapping[str, Any], fallback: Any = None) -> t
     variable = _variable_name(text)
     if variable is not None:
         return _variable_type(variable, board), text
-    return _type_from_name(text), text
+    return UNKNOWN, text
 
 
 def _special(kind: str, name: str) -> str | None:
@@ -221,15 +221,47 @@ def _variable_type(name: str, board: Mapping[str, Any]) -> str:
     for item in board.get("__inputs") or []:
         if isinstance(item, dict) and item.get("name") == name:
             return str(item.get("pluginId") or "prometheus")
-    return "prometheus"  # an unknown variable: most community dashboards mean Prometheus
+    return UNKNOWN
 
 
-def _type_from_name(name: str) -> str:
-    lowered = name.lower()
-    for kind in _KNOWN_TYPES:
-        if kind.split("-")[0] in lowered:
-            return "postgres" if "postgres" in kind else kind
-    return "prometheus"  # a data source name or uid from another Grafana: assume the default
+def target_type(kind: str, name: str, target: Mapping[str, Any]) -> str:
+    """The plugin type of a target whose data source is only named (``UNKNOWN``): a name
+    or uid from another Grafana says nothing, so the query's shape decides."""
+    if kind != UNKNOWN:
+        return kind
+    if "rawSql" in target:
+        return "sql"
+    if "expr" in target:
+        return "loki" if "loki" in name.lower() else "prometheus"
+    return "unknown"
+
+
+def previewable(board: Mapping[str, Any]) -> dict[str, Any]:
+    """``board`` with every panel at top level, each with a ``gridPos`` and field defaults.
+
+    Rows are dropped and the panels of collapsed rows lifted out; legacy ``rows[]``
+    panels get a position from their ``span`` (the preview draws what Grafana would).
+    """
+    panels, y, row_index = [], 0, None
+    for ref in iter_panels(board, rows=False):
+        panel = dict(ref.panel)
+        if ref.legacy_row is not None:
+            if ref.legacy_row != row_index:
+                row_index, x = ref.legacy_row, 0
+                y += 8 if panels else 0
+            w = min(int(panel.get("span") or 12) * 2, 24)
+            x = 0 if x + w > 24 else x
+            panel["gridPos"] = {"h": 8, "w": w, "x": x, "y": y}
+            x += w
+        config = dict(panel.get("fieldConfig") or {})
+        defaults = dict(config.get("defaults") or {})
+        defaults.setdefault("mappings", [])
+        panel["fieldConfig"] = {**config, "defaults": defaults}
+        panel.setdefault("title", "")
+        panel.setdefault("type", "timeseries")
+        panel["id"] = int(panel.get("id") or 0)
+        panels.append(panel)
+    return {**board, "panels": panels}
 
 
 def dashboard_files(path: str | Path) -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError
 from ..promql._macros import expand, grafana_interval
 from . import _variables
-from ._model import PROMQL_TYPES, datasource_of, iter_panels
+from ._model import PROMQL_TYPES, datasource_of, iter_panels, target_type
 
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhdwMy]))?(?:/([smhdwMy]))?$")
 _BARE = re.compile(r"^(\d+)([smhdwMy])$")
@@ -48,6 +49,7 @@ class Query:
     scrape_interval: float = SCRAPE_INTERVAL
     datasource: str = "prometheus"
     hidden: bool = False
+    repeat: str = ""  # the variable a repeated panel repeats over (planned for its first value)
 
 
 def resolve(text: str, at: datetime, tz: str, *, end: bool = False) -> datetime:
@@ -180,12 +182,18 @@ def plan(
 
 
 def plan_board(
-    data: dict[str, Any], at: datetime, scrape_interval: float = SCRAPE_INTERVAL
+    data: dict[str, Any],
+    at: datetime,
+    scrape_interval: float = SCRAPE_INTERVAL,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Every target of every panel (rows, collapsed rows, legacy ``rows[]``): the Prometheus
     ones planned, the others skipped with the reason (which data source, library panel).
+
+    ``overrides`` replace variables' defaults (a list for several values), as picking
+    them in Grafana's variable drop-downs would.
     """
-    variables = variable_values(data)
+    variables = {**variable_values(data), **dict(overrides or {})}
     texts = _variables.variable_texts(data)
     out = Plan([], [])
     for ref in iter_panels(data, rows=False):
@@ -214,7 +222,9 @@ def plan_board(
 
 def _letters(index: int) -> str:
     letters = string.ascii_uppercase
-    return letters[index] if index < len(letters) else letters[index // 26 - 1] + letters[index % 26]
+    return (
+        letters[index] if index < len(letters) else letters[index // 26 - 1] + letters[index % 26]
+    )
 
 
 @dataclass(frozen=True)
@@ -266,6 +276,7 @@ def _plan_target(
     title, pid = str(panel.get("title")), int(panel.get("id") or 0)
     ref_id = str(target.get("refId") or "")
     kind, name = datasource_of(target.get("datasource"), data, panel.get("datasource"))
+    kind = target_type(kind, name, target)
     if kind == "mixed":  # the panel is mixed and the target names none: the default
         kind, name = "prometheus", "default"
     if kind not in PROMQL_TYPES or "expr" not in target:
@@ -290,5 +301,6 @@ def _plan_target(
         title, pid, str(panel.get("type")), ref_id, expr, expanded,
         str(target.get("legendFormat") or ""), bool(target.get("instant")), s.start, s.end,
         s.step, s.span, s.points, s.variables, s.scrape_interval, name, bool(target.get("hide")),
+        str(panel.get("repeat") or ""),
     )  # fmt: skip
     out.queries.append(query)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..frames import _series_names
+from ..frames import _series_names, empty_frame
 from ..plots._plots import figure_grid, plot
 from ._plan import Query
 
@@ -29,7 +29,10 @@ def panel_frame(results: list[tuple[Query, pd.DataFrame]]) -> pd.DataFrame:
     """
     parts = [_named(q, frame) for q, frame in results if not frame.empty]
     columns = ["timestamp", "value", "series"]
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:  # typed like a result, so a panel without data is drawn empty instead of refused
+        out = empty_frame().assign(series=pd.Categorical([]))[columns]
     instant = bool(results) and all(q.instant for q, _ in results)
     out.attrs = {"result_type": "vector" if instant else "matrix", "query": ""}
     return out
