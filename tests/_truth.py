@@ -22,7 +22,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -377,15 +377,26 @@ class Counter(Spec):
 @dataclass(frozen=True)
 class Ratio(Spec):
     """``num / den`` of two :class:`Counter` totals over the same window (NaN where den is 0);
-    ``1 - num / den`` with ``complement``."""
+    ``1 - num / den`` with ``complement``. With ``min_volume``: NaN (no value shown) where the
+    window holds fewer than that many events of ``den`` (column ``hidden``)."""
 
     num: Counter
     den: Counter
     complement: bool = False
+    min_volume: int | None = None
 
     def expected(self, truth: Truth, ctx: Context) -> pd.DataFrame:
-        return _divide(self.num.expected(truth, ctx), self.den.expected(truth, ctx),
-                       self.labels, self.complement)  # fmt: skip
+        out = _divide(self.num.expected(truth, ctx), self.den.expected(truth, ctx),
+                      self.labels, self.complement)  # fmt: skip
+        if self.min_volume is None:
+            return out
+        events = replace(self.den, per_second=False, scale=1.0).expected(truth, ctx)
+        keys = ["timestamp", *self.labels]
+        events = events.astype({lb: str for lb in self.labels})[[*keys, "value"]]
+        out = out.merge(events.rename(columns={"value": "volume"}), on=keys, how="left")
+        out["hidden"] = out["volume"] < self.min_volume
+        out.loc[out["hidden"], "value"] = np.nan
+        return out
 
 
 @dataclass(frozen=True)
@@ -409,6 +420,7 @@ class Quantile(Spec):
     q: float
     window: str = "rate"
     variables: Mapping[str, str] = field(default_factory=dict)
+    min_count: int | None = None  # the query's guard: no value from fewer observations
     kind: str = field(default="quantile", kw_only=True)
 
     def expected(self, truth: Truth, ctx: Context) -> pd.DataFrame:
@@ -423,6 +435,9 @@ class Quantile(Spec):
         out["rank"] = out["n"] * (1 - self.q) < MIN_TAIL  # too few: check the bucket only
         out["rank_lower"], _ = truth.bucket_edges(self.name, out["rank_low"].to_numpy())
         _, out["rank_upper"] = truth.bucket_edges(self.name, out["rank_high"].to_numpy())
+        out["hidden"] = out["n"] < (self.min_count or 0)  # the query's guard: no value shown
+        out.loc[out["hidden"], ["value", "lower", "upper"]] = np.nan
+        out.loc[out["hidden"], "rank"] = False  # compared exactly: both must be empty
         return out
 
 
@@ -466,6 +481,7 @@ class Outcome:
     compared: int = 0  # (series, instant) values compared
     skipped: int = 0  # (series, instant) values not compared ("today" right after midnight)
     rank_checked: int = 0  # quantiles with too few observations: only the bucket is checked
+    hidden: int = 0  # (series, instant) values the query's guard must leave out (and did)
     instants: int = 0  # instants with at least one value checked (tolerance or bucket)
     tolerance_instants: int = 0  # instants with at least one value within-tolerance compared
     worst: float = 0.0  # deviation / tolerance (> 1 fails)
@@ -552,12 +568,14 @@ def compare(name: str, spec: Spec, seen: pd.DataFrame, want: pd.DataFrame) -> Ou
         norm = np.where(rank, np.where(inside | both_nan, 0.0, np.inf), norm)
         raw = np.where(rank, norm, raw)
         out.rank_checked = int(rank.sum())
-        out.tolerance_instants = int(want.loc[~want["rank"].astype(bool), "t"].nunique())
-        out.compared = int((~want["rank"].astype(bool)).sum())
+        full = ~want["rank"].astype(bool) & ~_hidden(want)
+        out.tolerance_instants = int(want.loc[full, "t"].nunique())
+        out.compared = int(full.sum())
     else:
-        out.compared = len(want)
-        out.tolerance_instants = int(want["t"].nunique())
+        out.compared = int((~_hidden(want)).sum())
+        out.tolerance_instants = int(want.loc[~_hidden(want), "t"].nunique())
     out.instants = int(want["t"].nunique())
+    out.hidden = int(_hidden(want).sum())
     for i in np.flatnonzero(norm > 1):
         row = both.iloc[i]
         at = datetime.fromtimestamp(int(row["t"]), UTC).strftime("%a %m-%d %H:%M")
@@ -569,6 +587,15 @@ def compare(name: str, spec: Spec, seen: pd.DataFrame, want: pd.DataFrame) -> Ou
         stamp = int(both["t"].iloc[top])
         out.worst_at = datetime.fromtimestamp(stamp, UTC).strftime("%m-%d %H:%M")
     return out
+
+
+def _hidden(want: pd.DataFrame) -> pd.Series:
+    """Rows the query's guard leaves out (too few events or observations in the window)."""
+    return (
+        want["hidden"].fillna(False).astype(bool)
+        if "hidden" in want
+        else pd.Series(False, want.index)
+    )
 
 
 def _in_bucket(seen: pd.Series, lower: pd.Series, upper: pd.Series) -> np.ndarray:

@@ -75,7 +75,9 @@ from _truth import (
 )
 
 from obskit import catalog as cat
+from obskit import panels as p
 from obskit.demo.truth import truth as demo_truth
+from obskit.promql._builders import volume_guard
 
 pytestmark = pytest.mark.prometheus
 
@@ -100,9 +102,14 @@ SCENARIO = {"scenario": "scenario"}
 NOT_LOOPBACK = {"device": ("eth0",)}  # the demo host's devices are eth0 and lo
 
 
+#: Calm panels (issue 18): ratios of events need this many in the window, quantiles this many
+#: observations; below that the panel must show nothing (the truth says NaN there).
+MIN_VOLUME, MIN_OBS = p.MIN_VOLUME, p.MIN_OBSERVATIONS
+
+
 def _latency(family: str, label: str, variable: str) -> dict[str, Spec]:
     return {
-        ref: Quantile(family, q, labels=(label,), variables={label: variable})
+        ref: Quantile(family, q, labels=(label,), variables={label: variable}, min_count=MIN_OBS)
         for ref, q in (("A", 0.5), ("B", 0.95), ("C", 0.99))
     }
 
@@ -124,13 +131,17 @@ TABLE: dict[tuple[str, str, str], Spec] = {
     (APP, "TTS cache hit rate", "A"): Ratio(
         Counter(("voicebot_tts_cache_hits_total",)),
         Counter(("voicebot_tts_cache_hits_total", "voicebot_tts_cache_misses_total")),
-        kind="ratio",
+        kind="ratio", min_volume=MIN_VOLUME,
     ),
     (APP, "Circuit breakers", "A"): Gauge(
         "voicebot_circuit_breaker_state", "max", labels=("dependency",), kind="state"
     ),
-    (APP, "Call duration p50 / p95", "A"): Quantile("voicebot_call_duration_seconds", 0.5),
-    (APP, "Call duration p50 / p95", "B"): Quantile("voicebot_call_duration_seconds", 0.95),
+    (APP, "Call duration p50 / p95", "A"): Quantile(
+        "voicebot_call_duration_seconds", 0.5, min_count=MIN_OBS
+    ),
+    (APP, "Call duration p50 / p95", "B"): Quantile(
+        "voicebot_call_duration_seconds", 0.95, min_count=MIN_OBS
+    ),
     (APP, "Store API errors", "A"): Counter(
         ("voicebot_store_api_requests_total",), labels=("status_code",),
         match={"status_code": NON_2XX},
@@ -144,7 +155,7 @@ TABLE: dict[tuple[str, str, str], Spec] = {
     (APP, "Store API error ratio", "A"): Ratio(
         Counter(("voicebot_store_api_requests_total",), match={"status_code": FIVE_XX}),
         Counter(("voicebot_store_api_requests_total",)),
-        kind="ratio",
+        kind="ratio", min_volume=MIN_VOLUME,
     ),
     (APP, "Rate-limit events", "A"): Counter(
         ("voicebot_rate_limit_events_total",), labels=("limiter",)
@@ -158,7 +169,7 @@ TABLE: dict[tuple[str, str, str], Spec] = {
     (BIZ, "Bot resolution rate", "A"): Ratio(
         _in_range(match={"outcome": "bot_resolved"}, variables=SCENARIO),
         _in_range(variables=SCENARIO),
-        kind="ratio",
+        kind="ratio", min_volume=MIN_VOLUME,
     ),
     (BIZ, "Calls per hour", "A"): Counter(
         CALLS, window=3600.0, per_second=False, labels=("outcome",), variables=SCENARIO
@@ -202,7 +213,7 @@ TABLE: dict[tuple[str, str, str], Spec] = {
     (SYS, "Redis memory", "B"): Gauge("redis_memory_max_bytes"),
     (SYS, "PostgreSQL connections", "A"): Gauge("pg_stat_activity_count", labels=("state",)),
     (SYS, "PostgreSQL query latency p95", "A"): Quantile(
-        "voicebot_db_query_duration_seconds", 0.95, labels=("operation",)
+        "voicebot_db_query_duration_seconds", 0.95, labels=("operation",), min_count=MIN_OBS
     ),
     (SYS, "Redis connections", "A"): Gauge("redis_connected_clients"),
     (SYS, "Redis ops/sec", "A"): Counter(("redis_commands_processed_total",)),
@@ -274,12 +285,49 @@ def test_panel_shows_the_truth(key, evaluation) -> None:
     assert compared >= MIN_INSTANTS, f"{key}: only {compared} instants compared within tolerance"
 
 
+#: Ratio panels that are not shares of counted events, so need no minimum volume.
+NOT_EVENTS = {(SYS, "CPU busy", "A")}  # CPU seconds: a busy share, whatever the volume
+
+
+def _guard(key: tuple[str, str, str]) -> int | None:
+    board = BOARDS[key[0]]
+    (expr,) = [t["expr"] for pn in board["panels"] if pn["title"] == key[1]
+               for t in pn["targets"] if t["refId"] == key[2]]  # fmt: skip
+    return volume_guard(expr)
+
+
+def test_every_ratio_and_quantile_panel_is_calm() -> None:
+    """Every share of events needs MIN_VOLUME events, every quantile MIN_OBS observations: in
+    the query (its guard) and in the truth (which then expects no value below it)."""
+    for key, spec in TABLE.items():
+        if isinstance(spec, Ratio) and spec.kind == "ratio" and key not in NOT_EVENTS:
+            assert spec.min_volume == MIN_VOLUME and _guard(key) == MIN_VOLUME, key
+        if isinstance(spec, Quantile):
+            assert spec.min_count == MIN_OBS and _guard(key) == MIN_OBS, key
+
+
+@pytest.mark.parametrize(
+    "key", sorted(k for k, s in TABLE.items() if getattr(s, "min_volume", None)
+                  or getattr(s, "min_count", None)), ids=" / ".join,
+)  # fmt: skip
+def test_calm_panel_shows_nothing_below_its_minimum(key, evaluation) -> None:
+    """No ratio panel shows a value from fewer than MIN_VOLUME events, no quantile panel from
+    fewer than MIN_OBS observations (compared exactly: the truth is NaN there, so any value
+    shown fails ``test_panel_shows_the_truth``); here: the guard was really exercised."""
+    outcomes = [o for t, o in evaluation if t.key == key]
+    hidden = sum(o.hidden for o in outcomes)
+    assert not [f for o in outcomes for f in o.failures]
+    if key[0] != BIZ:  # the resolution rate's window is the whole range: rarely too few calls
+        assert hidden > 0, f"{key}: no instant had too few events, the guard was never tested"
+
+
 def report(evaluation: list[tuple[Target, Outcome]]) -> str:
     """A markdown table: per panel target, the largest deviation over all settings/instants."""
     lines = [
-        "| dashboard | panel | ref | kind | values compared | bucket-only | largest deviation "
-        "| share of tolerance | where (UTC, setting) | instants within tolerance per setting |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dashboard | panel | ref | kind | values compared | bucket-only | hidden (too few) "
+        "| largest deviation | share of tolerance | where (UTC, setting) "
+        "| instants within tolerance per setting |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in sorted(TABLE):
         pairs = [(t, o) for t, o in evaluation if t.key == key]
@@ -295,7 +343,8 @@ def report(evaluation: list[tuple[Target, Outcome]]) -> str:
         )
         lines.append(
             f"| {key[0]} | {key[1]} | {key[2]} | {kind} | {sum(o.compared for _, o in pairs)} | "
-            f"{sum(o.rank_checked for _, o in pairs)} | {shown} | {worst.worst:.2g} | "
+            f"{sum(o.rank_checked for _, o in pairs)} | {sum(o.hidden for _, o in pairs)} | "
+            f"{shown} | {worst.worst:.2g} | "
             f"{worst.worst_at} {setting} | {per_setting if kind == 'quantile' else 'all'} |"
         )
     tolerances = (

@@ -5,16 +5,31 @@ from obskit.promql import cache_hit_rate, quantile
 
 RATE = "[$__rate_interval]"
 QS = (0.5, 0.95, 0.99)
+#: Observations per hour of each histogram's quietest series in the demo's quietest hour of
+#: its service day (Sunday 19:00-20:00 Europe/Berlin); re-measured by tests/test_calm_panels.py.
+#: Quantile panels take their min interval from these (obskit.panels.quantile_interval).
+QUIET = {
+    "voicebot_call_duration_seconds": 195,
+    "voicebot_stt_latency_seconds": 371,  # google
+    "voicebot_llm_latency_seconds": 440,  # claude-3-5-haiku
+    "voicebot_tts_latency_seconds": 325,  # azure
+}
 
 
 def latency(title, family, label, variable, description):
     """p50/p95/p99 of one pipeline stage's histogram, one line per quantile and `label`."""
     selector = {label: ("=~", f"${variable}")}
-    targets = [
-        p.target(quantile(q, family, [label], selector), f"p{q * 100:g} {{{{{label}}}}}")
-        for q in QS
-    ]
-    return p.timeseries(title, description, targets, unit="s")
+    exprs = [quantile(q, family, [label], selector, min_count=p.MIN_OBSERVATIONS) for q in QS]
+    legends = [f"p{q * 100:g} {{{{{label}}}}}" for q in QS]
+    targets = [p.target(expr, legend) for expr, legend in zip(exprs, legends, strict=True)]
+    interval = p.quantile_interval(exprs[0], QUIET[family])
+    return p.timeseries(title, description, targets, unit="s", interval=interval)
+
+
+def calm_quantiles(family, qs):
+    """One guarded quantile query per q of `family`, and the min interval its panel needs."""
+    exprs = [quantile(q, family, min_count=p.MIN_OBSERVATIONS) for q in qs]
+    return exprs, p.quantile_interval(exprs[0], QUIET[family])
 
 
 active_calls = p.stat(
@@ -38,7 +53,7 @@ websockets = p.stat(
 )
 cache_hits = p.gauge(
     "TTS cache hit rate",
-    "Share of TTS phrases served from the cache: hits / (hits + misses), no value without traffic.",
+    "Share of TTS phrases served from the cache: hits / (hits + misses).",
     [p.target(cache_hit_rate(), "hit rate", instant=True)],
     unit="percentunit",
     steps=p.thresholds("red", (0.5, "orange"), (0.7, "green")),
@@ -56,14 +71,13 @@ breakers = p.stat(
         {0: ("CLOSED", "green"), 1: ("OPEN", "red"), 2: ("HALF-OPEN", "orange")}
     ),
 )
+durations, duration_interval = calm_quantiles("voicebot_call_duration_seconds", (0.5, 0.95))
 call_duration = p.timeseries(
     "Call duration p50 / p95",
     "Duration of finished calls from answer to hang-up (voicebot_call_duration_seconds).",
-    [
-        p.target(quantile(0.5, "voicebot_call_duration_seconds"), "p50"),
-        p.target(quantile(0.95, "voicebot_call_duration_seconds"), "p95"),
-    ],
+    [p.target(durations[0], "p50"), p.target(durations[1], "p95")],
     unit="s",
+    interval=duration_interval,
 )
 store_errors = p.timeseries(
     "Store API errors",

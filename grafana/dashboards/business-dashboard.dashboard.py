@@ -7,6 +7,7 @@ the store's business day. A fixed ``[24h]`` would mix in yesterday evening, and
 """
 
 from obskit import panels as p
+from obskit.promql import ratio
 
 CALLS = 'voicebot_calls_total{scenario=~"$scenario"}'
 TODAY = "now/d"
@@ -38,8 +39,12 @@ resolution_rate = p.gauge(
     "Share of finished calls the bot resolved without an operator over the time range.",
     [
         p.target(
-            f'sum(increase(voicebot_calls_total{{scenario=~"$scenario", outcome="bot_resolved"}}{RANGE}))'
-            f" / (sum(increase({CALLS}{RANGE})) > 0)",
+            ratio(
+                f'sum(increase(voicebot_calls_total{{scenario=~"$scenario", outcome="bot_resolved"}}{RANGE}))',
+                f"sum(increase({CALLS}{RANGE}))",
+                min_volume=p.MIN_VOLUME,
+                volume=f"sum(increase({CALLS}{RANGE}))",
+            ),
             "resolved by the bot",
             instant=True,
         )

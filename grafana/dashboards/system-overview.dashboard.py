@@ -72,16 +72,16 @@ pg_connections = p.timeseries(
     unit="short",
     steps=p.thresholds("green", (80, "red")),
 )
+DB_P95 = quantile(
+    0.95, "voicebot_db_query_duration_seconds", ["operation"], min_count=p.MIN_OBSERVATIONS
+)
 pg_latency = p.timeseries(
     "PostgreSQL query latency p95",
     "p95 of the bot's own DB query timer (voicebot_db_query_duration_seconds) by operation:"
     " postgres_exporter has no latency histogram.",
-    [
-        p.target(
-            quantile(0.95, "voicebot_db_query_duration_seconds", ["operation"]), "p95 {{operation}}"
-        )
-    ],
+    [p.target(DB_P95, "p95 {{operation}}")],
     unit="s",
+    interval=p.quantile_interval(DB_P95, 473),  # update: quietest series, Sunday 19:00-20:00
 )
 redis_clients = p.timeseries(
     "Redis connections",

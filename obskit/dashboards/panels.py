@@ -17,7 +17,11 @@ Query settings, chosen once here:
   current value over about 1 % of the visible range (5.5 min at 6 h) instead of the
   noisy 2 min minimum.
 * The minimum interval is the data source's scrape interval (30 s, set as
-  ``timeInterval`` in the provisioned data source), not repeated on every panel.
+  ``timeInterval`` in the provisioned data source), not repeated on every panel, except
+  on quantile panels: :func:`quantile_interval` gives the min interval whose windows hold
+  enough observations (see :mod:`obskit.dashboards._calm`), and guarded queries (ratios
+  with ``min_volume``, quantiles with ``min_count``) say so in the description
+  (:func:`calm_description`).
 """
 
 from __future__ import annotations
@@ -32,16 +36,21 @@ import grafanalib.core as g
 
 from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError
+from ..promql._builders import MIN_OBSERVATIONS, MIN_VOLUME
+from ._calm import calm_description, quantile_interval
 from ._sidecar import added_specs
 
 __all__ = [
     "ALL",
     "DATASOURCE",
     "INSTANT_POINTS",
+    "MIN_OBSERVATIONS",
+    "MIN_VOLUME",
     "SCRAPE_INTERVAL",
     "TIMESERIES_POINTS",
     "Row",
     "barchart",
+    "calm_description",
     "dashboard",
     "gauge",
     "layout",
@@ -49,6 +58,7 @@ __all__ = [
     "panel_from_spec",
     "piechart",
     "points",
+    "quantile_interval",
     "row",
     "stat",
     "target",
@@ -77,6 +87,7 @@ def points(kind: str) -> int:
     (500, 100)
     """
     return TIMESERIES_POINTS if kind == "timeseries" else INSTANT_POINTS
+
 
 #: Any grafanalib panel (grafanalib has no type hints).
 Panel: TypeAlias = Any
@@ -149,6 +160,8 @@ def _common(
 ) -> dict[str, Any]:
     if not title or not description or "\n" in description:
         raise ConfigError(f"panel {title!r} needs a title and a one-line description")
+    for t in targets:  # a guarded query (min_volume, min_count) says so once
+        description = calm_description(description, t.expr)
     return {
         "title": title,
         "description": description,
@@ -431,7 +444,8 @@ def _sized(panel: Panel) -> tuple[Panel, int, int]:
 
 def panel_from_spec(spec: Mapping[str, Any]) -> Panel:
     """The panel one sidecar entry describes: ``title``, ``expr``, ``kind``, ``unit``,
-    ``legend``, ``description`` and a fixed ``id``.
+    ``legend``, ``description`` and a fixed ``id``; optional ``interval`` (a time series'
+    min interval; a quantile query without one gets :func:`quantile_interval`'s default).
 
     >>> panel_from_spec({"title": "Calls", "expr": "sum(x)", "kind": "stat", "unit": "short",
     ...                  "legend": "calls", "description": "Calls.", "id": 101}).id
@@ -445,7 +459,8 @@ def panel_from_spec(spec: Mapping[str, Any]) -> Panel:
     one = [target(str(spec["expr"]), str(spec["legend"]), instant=kind != "timeseries")]
     panel: Panel
     if kind == "timeseries":
-        panel = timeseries(*args, one, unit=unit)
+        interval = spec.get("interval") or quantile_interval(str(spec["expr"]))
+        panel = timeseries(*args, one, unit=unit, interval=str(interval) if interval else None)
     elif kind == "stat":
         panel = stat(*args, one, unit=unit)
     elif kind == "gauge":  # Grafana's own default for a new gauge: green, red from 80 %

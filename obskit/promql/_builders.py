@@ -27,6 +27,8 @@ from ._macros import (
 )
 
 __all__ = [
+    "MIN_OBSERVATIONS",
+    "MIN_VOLUME",
     "aggregate",
     "bot_resolution_rate",
     "cache_hit_rate",
@@ -46,6 +48,7 @@ __all__ = [
     "regex_escape",
     "selector",
     "topk",
+    "volume_guard",
 ]
 
 MatchValue: TypeAlias = str | Sequence[str] | tuple[str, str]
@@ -55,6 +58,15 @@ RATE_INTERVAL = "$__rate_interval"
 _OPS = ("=", "!=", "=~", "!~")
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+#: Fewest events (requests, calls, lookups) in a ratio's window for the ratio to be shown.
+#: One event then moves the ratio by at most 5 pp. The demo's nights hold 0-1 store-API
+#: requests per 2 min window and at most 9 per 20 min window: they show nothing.
+MIN_VOLUME = 20
+#: Fewest observations in a quantile's window for the quantile to be shown (see
+#: :func:`obskit.dashboards.panels.quantile_interval` for the panel interval that gets there).
+MIN_OBSERVATIONS = 20
+_GUARD = re.compile(r"\)\s*>=\s*([0-9]+)\s*\)\s*$")
 
 
 # -- escaping and selectors ------------------------------------------------------------
@@ -220,6 +232,8 @@ def quantile(
     by: Iterable[str] = (),
     selector: Matchers = None,
     window: str | float = RATE_INTERVAL,
+    *,
+    min_count: int | None = None,
 ) -> str:
     """``histogram_quantile`` over a classic histogram, always aggregating ``by (le, ...)``.
 
@@ -231,16 +245,27 @@ def quantile(
         Family name, with or without ``_bucket``.
     by : iterable of str
         Labels to keep besides ``le`` (e.g. ``["provider"]``).
+    min_count : int, optional
+        Show a value only where the window holds at least this many observations
+        (:data:`MIN_OBSERVATIONS` is a good choice): the quantile is kept ``and on(by)`` the
+        ``_count`` increase, per group. A quantile of a handful of observations is noise.
 
     >>> quantile(0.95, "x_seconds", by=["provider"])
     'histogram_quantile(0.95, sum by (le, provider) (rate(x_seconds_bucket[$__rate_interval])))'
+    >>> quantile(0.5, "x_seconds", window="5m", min_count=20)  # doctest: +NORMALIZE_WHITESPACE
+    'histogram_quantile(0.5, sum by (le) (rate(x_seconds_bucket[5m])))
+     and on() (sum(increase(x_seconds_count[5m])) >= 20)'
     """
     if not isinstance(q, int | float) or not 0 <= q <= 1 or isinstance(q, bool):
         raise ConfigError(f"quantile q must be between 0 and 1, like 0.95 for p95; got {q!r}")
-    bucket = histogram_family.removesuffix("_bucket") + "_bucket"
-    labels = ["le", *(label for label in by if label != "le")]
-    inner = aggregate(_range_call("rate", bucket, selector, window), by=labels)
-    return f"histogram_quantile({q:g}, {inner})"
+    family = histogram_family.removesuffix("_bucket")
+    kept = [label for label in by if label != "le"]
+    inner = aggregate(_range_call("rate", family + "_bucket", selector, window), by=["le", *kept])
+    expr = f"histogram_quantile({q:g}, {inner})"
+    if min_count is None:
+        return expr
+    count = increase(family + "_count", selector, window, by=kept)
+    return _guarded(expr, count, min_count, kept, "min_count")
 
 
 def quantiles(
@@ -249,6 +274,8 @@ def quantiles(
     by: Iterable[str] = (),
     selector: Matchers = None,
     window: str | float = RATE_INTERVAL,
+    *,
+    min_count: int | None = None,
 ) -> dict[str, str]:
     """One :func:`quantile` query per ``q``, keyed ``p50``, ``p95``, ``p99``, ...
 
@@ -256,18 +283,71 @@ def quantiles(
     ['p50', 'p95', 'p99']
     """
     labels = list(by)
-    return {f"p{q * 100:g}": quantile(q, histogram_family, labels, selector, window) for q in qs}
+    return {
+        f"p{q * 100:g}": quantile(
+            q, histogram_family, labels, selector, window, min_count=min_count
+        )
+        for q in qs
+    }
 
 
-def ratio(numerator: str, denominator: str) -> str:
+def _guarded(expr: str, volume: str, least: int, by: Sequence[str], name: str) -> str:
+    """``expr and on(by) (volume >= least)``: ``expr`` only where ``volume`` is large enough."""
+    if isinstance(least, bool) or not isinstance(least, int) or least < 1:
+        raise ConfigError(
+            f"{name} must be a whole number of events like {MIN_VOLUME}; got {least!r}"
+        )
+    return f"{expr} and on({_by(by)}) ({volume} >= {least})"
+
+
+def volume_guard(expr: str) -> int | None:
+    """The least volume a guarded ratio or quantile (``... and on(...) (... >= N)``) needs.
+
+    ``None`` when ``expr`` has no such guard. Panel builders use it to say so in the
+    description.
+
+    >>> volume_guard(error_ratio(window="5m"))
+    20
+    >>> volume_guard(quantile(0.5, "x_seconds")) is None
+    True
+    """
+    if " and on(" not in expr:
+        return None
+    found = _GUARD.search(expr)
+    return int(found.group(1)) if found else None
+
+
+def ratio(
+    numerator: str,
+    denominator: str,
+    *,
+    min_volume: int | None = None,
+    volume: str | None = None,
+    by: Iterable[str] = (),
+) -> str:
     """``numerator / (denominator > 0)``: no NaN/Inf where the denominator is zero.
 
     Where the denominator is 0 the point is left out (a gap) instead of ``NaN`` or ``+Inf``.
+    With ``min_volume``, the point is also left out where ``volume`` (the number of events
+    the denominator counts in the same window, e.g. ``sum(increase(x_total[w]))``) is below
+    it; ``by`` names the labels both sides keep, so the guard matches per group.
 
     >>> ratio("sum(rate(a_total[5m]))", "sum(rate(b_total[5m]))")
     'sum(rate(a_total[5m])) / (sum(rate(b_total[5m])) > 0)'
+    >>> ratio("sum(rate(a_total[5m]))", "sum(rate(b_total[5m]))", min_volume=20,
+    ...       volume="sum(increase(b_total[5m]))")  # doctest: +NORMALIZE_WHITESPACE
+    'sum(rate(a_total[5m])) / (sum(rate(b_total[5m])) > 0)
+     and on() (sum(increase(b_total[5m])) >= 20)'
     """
-    return f"{_operand(numerator)} / ({denominator} > 0)"
+    expr = f"{_operand(numerator)} / ({denominator} > 0)"
+    if min_volume is None and volume is None:
+        return expr
+    if min_volume is None or volume is None:
+        raise ConfigError(
+            "ratio() needs both min_volume and volume, e.g. min_volume=20, "
+            "volume='sum(increase(x_total[$__rate_interval]))'"
+        )
+    return _guarded(expr, volume, min_volume, list(by), "min_volume")
 
 
 def _operand(expr: str) -> str:
@@ -279,27 +359,48 @@ def _operand(expr: str) -> str:
     return f"({expr})" if isinstance(node, atomic) else expr
 
 
-def cache_hit_rate(window: str | float = RATE_INTERVAL, *, by: Iterable[str] = ()) -> str:
-    """TTS cache hit rate: hits / (hits + misses), 0..1, safe when there is no traffic.
+def cache_hit_rate(
+    window: str | float = RATE_INTERVAL,
+    *,
+    by: Iterable[str] = (),
+    min_volume: int | None = MIN_VOLUME,
+) -> str:
+    """TTS cache hit rate: hits / (hits + misses), 0..1, shown only where the window holds at
+    least ``min_volume`` lookups (``None``: wherever there is any).
 
-    >>> cache_hit_rate("5m")  # doctest: +NORMALIZE_WHITESPACE
+    >>> cache_hit_rate("5m", min_volume=None)  # doctest: +NORMALIZE_WHITESPACE
     'sum(rate(voicebot_tts_cache_hits_total[5m])) / ((sum(rate(voicebot_tts_cache_hits_total[5m]))
      + sum(rate(voicebot_tts_cache_misses_total[5m]))) > 0)'
     """
-    hits = rate("voicebot_tts_cache_hits_total", window=window, by=by)
-    misses = rate("voicebot_tts_cache_misses_total", window=window, by=by)
-    return ratio(hits, f"({hits} + {misses})")
+    names = ("voicebot_tts_cache_hits_total", "voicebot_tts_cache_misses_total")
+    hits, misses = (rate(name, window=window, by=by) for name in names)
+    lookups = " + ".join(increase(name, window=window, by=by) for name in names)
+    return _calm(hits, f"({hits} + {misses})", min_volume, f"({lookups})", by)
 
 
-def bot_resolution_rate(window: str | float = RATE_INTERVAL, *, by: Iterable[str] = ()) -> str:
-    """Share of finished calls the bot resolved without an operator, 0..1.
+def _calm(num: str, den: str, min_volume: int | None, volume: str, by: Iterable[str]) -> str:
+    if min_volume is None:
+        return ratio(num, den)
+    return ratio(num, den, min_volume=min_volume, volume=volume, by=by)
 
-    >>> bot_resolution_rate("1h")  # doctest: +NORMALIZE_WHITESPACE
+
+def bot_resolution_rate(
+    window: str | float = RATE_INTERVAL,
+    *,
+    by: Iterable[str] = (),
+    min_volume: int | None = MIN_VOLUME,
+) -> str:
+    """Share of finished calls the bot resolved without an operator, 0..1, shown only where
+    the window holds at least ``min_volume`` calls (``None``: wherever there is any).
+
+    >>> bot_resolution_rate("1h", min_volume=None)  # doctest: +NORMALIZE_WHITESPACE
     'sum(rate(voicebot_calls_total{outcome="bot_resolved"}[1h]))
      / (sum(rate(voicebot_calls_total[1h])) > 0)'
     """
     resolved = rate("voicebot_calls_total", {"outcome": "bot_resolved"}, window, by=by)
-    return ratio(resolved, rate("voicebot_calls_total", None, window, by=by))
+    calls = increase("voicebot_calls_total", None, window, by=by)
+    return _calm(resolved, rate("voicebot_calls_total", None, window, by=by), min_volume,
+                 calls, by)  # fmt: skip
 
 
 def error_ratio(
@@ -308,14 +409,23 @@ def error_ratio(
     window: str | float = RATE_INTERVAL,
     *,
     by: Iterable[str] = (),
+    min_volume: int | None = MIN_VOLUME,
 ) -> str:
-    """Share of requests that failed (default: store API 5xx), 0..1.
+    """Share of requests that failed (default: store API 5xx), 0..1, shown only where the
+    window holds at least ``min_volume`` requests (``None``: wherever there is any).
+
+    Without the minimum, one failed request of two at night reads as a 50 % outage.
 
     >>> error_ratio(window="5m")  # doctest: +NORMALIZE_WHITESPACE
     'sum(rate(voicebot_store_api_requests_total{status_code=~"5.."}[5m]))
-     / (sum(rate(voicebot_store_api_requests_total[5m])) > 0)'
+     / (sum(rate(voicebot_store_api_requests_total[5m])) > 0)
+     and on() (sum(increase(voicebot_store_api_requests_total[5m])) >= 20)'
+    >>> error_ratio(window="5m", by=["job"], min_volume=None)  # doctest: +NORMALIZE_WHITESPACE
+    'sum by (job) (rate(voicebot_store_api_requests_total{status_code=~"5.."}[5m]))
+     / (sum by (job) (rate(voicebot_store_api_requests_total[5m])) > 0)'
     """
-    return ratio(rate(metric, errors, window, by=by), rate(metric, None, window, by=by))
+    failed, total = rate(metric, errors, window, by=by), rate(metric, None, window, by=by)
+    return _calm(failed, total, min_volume, increase(metric, None, window, by=by), by)
 
 
 def topk(k: int, expr: str, *, by: Iterable[str] = ()) -> str:
