@@ -188,6 +188,12 @@ def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
+def _lines_bytes(entries: list[dict[str, Any]]) -> bytes:
+    """A JSON list with one compact entry per line (small, and diffs read line by line)."""
+    lines = [json.dumps(e, sort_keys=True, separators=(",", ":")) for e in entries]
+    return ("[\n" + ",\n".join(lines) + "\n]\n").encode()
+
+
 def write_files(
     folder: Path,
     samples: Samples,
@@ -197,7 +203,7 @@ def write_files(
     """Write every fixture file into ``folder`` (an empty staging directory); the manifest."""
     entries, times_blob, values_blob = encode(samples)
     blobs: dict[str, bytes] = {
-        SERIES: _json_bytes(entries),
+        SERIES: _lines_bytes(entries),
         TIMES: times_blob,
         VALUES: values_blob,
         METADATA: _json_bytes(metadata),

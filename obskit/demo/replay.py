@@ -39,9 +39,14 @@ _RUNNING: dict[str, Path] = {}  # replay URL -> fixture directory, for metadata(
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 
 
-def cache_key(path: Path) -> str:
-    """The fixture's cache key: the sha256 of its manifest (which holds every file's)."""
-    return hashlib.sha256((Path(path) / _fixture.MANIFEST).read_bytes()).hexdigest()[:16]
+def cache_key(manifest: dict[str, Any]) -> str:
+    """The blocks' cache key: a hash of the manifest's file hashes (the data, not its source).
+
+    Two freezes of the same samples (say, of two demo servers on different ports) share
+    their blocks.
+    """
+    files = json.dumps(manifest.get("files") or {}, sort_keys=True)
+    return hashlib.sha256(f"{_fixture.FORMAT}|{files}".encode()).hexdigest()[:16]
 
 
 def _cache_dir(root: Path | None) -> Path:
@@ -58,7 +63,7 @@ def ensure_blocks(
     """
     path = Path(path)
     manifest = _fixture.verify(path)
-    target = _cache_dir(root) / cache_key(path)
+    target = _cache_dir(root) / cache_key(manifest)
     samples = verified_samples(target)
     if samples is not None:
         log.info("replay of %s: using the cache at %s", path, target)
