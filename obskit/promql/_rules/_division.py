@@ -1,7 +1,7 @@
 """division-unguarded: ``a / b`` where ``b`` can really be 0, or is 0.
 
 Claimed only where the denominator can be 0: rates, increases and other changes over a
-window, ``> bool`` results, sums of those. Sizes and capacities (``*_size_bytes``,
+window, ``> bool`` results, gauges of the application's own (calls in progress), sums of those. Sizes and capacities (``*_size_bytes``,
 ``MemTotal``, ``*_limit*``, CPU counts), ``count()`` of series and constants are never 0,
 and ``> 0``, ``clamp_min(x, 1)`` or ``or vector(1)`` guard a denominator. Inside an
 aggregation that NaN poisons (``sum(a / b)``), one zero series spoils the whole group, so
@@ -73,7 +73,7 @@ def division_unguarded(ctx: Context) -> list[Finding]:
 def _finding(ctx: Context, visit: Visit, den: Visit, where: str) -> Finding:
     guarded = f"({ctx.text(den)} > 0)"
     why = (
-        "is 0 when nothing happened in the window"
+        "can be 0 (no traffic)"
         if where == "top"
         else "may be 0 for some series, and one NaN or Inf series spoils the whole aggregation"
     )
@@ -117,6 +117,10 @@ def _can_be_zero(ctx: Context, node: Any) -> bool:
         return _call_can_be_zero(ctx, node)
     if isinstance(node, pp.BinaryExpr):
         return _binary_can_be_zero(ctx, node)
+    if isinstance(node, pp.VectorSelector):  # a level of the application's own: calls in progress
+        name = name_of(node)
+        owned = bool(name) and ctx.owned(name or "") and ctx.kind(name or "") == "gauge"
+        return owned and not _CAPACITY.search(name or "")
     return False
 
 

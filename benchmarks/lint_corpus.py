@@ -1,0 +1,211 @@
+"""Lint real-world material nobody here wrote and print how often obskit is right.
+
+    python benchmarks/lint_corpus.py DIR... [--dump FILE.tsv]
+
+Every Prometheus target of every Grafana dashboard JSON under the folders (panels, rows'
+and collapsed rows' ``panels``, legacy ``rows[]``; targets of other data sources skipped;
+the dashboard's variables passed as declared) is linted as a dashboard query, and every
+case of a cases file (``*.yaml`` in the format of ``../shared/corpus/lint_cases.yaml``)
+is linted with the context the peer had. Printed: findings by rule, agreement with the
+peer's verdicts where obskit has a counterpart rule, false alarms on clean cases, crashes.
+``--dump`` writes every dashboard finding (rule, expr, message, fix) as TSV for labelling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import traceback
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from obskit.lint import Finding, lint
+
+#: Rules added after the cases file was written, by the peer check they answer.
+LATER_COUNTERPARTS: dict[str, tuple[str, ...]] = {
+    "promql/regexp": ("regex-literal", "regex-anchors", "regex-match-all"),
+    "promql/impossible": ("always-false",),
+}
+#: Data source plugin types that are not Prometheus (a plugin id contains one of these).
+_NOT_PROMETHEUS = ("loki", "elasticsearch", "graphite", "influxdb", "tempo", "jaeger", "mysql",
+                   "postgres", "grafana", "cloudwatch", "testdata", "__expr__", "expression")  # fmt: skip
+
+
+# -- dashboards ----------------------------------------------------------------------------------
+
+
+def panels(container: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those inside rows, collapsed rows and legacy ``rows[]``."""
+    for panel in container.get("panels") or []:
+        yield panel
+        yield from panels(panel)
+    for row in container.get("rows") or []:
+        yield from panels(row)
+
+
+def _ds_type(datasource: Any, variables: dict[str, str]) -> str | None:
+    if isinstance(datasource, dict):
+        kind = datasource.get("type")
+        if kind == "datasource":  # "-- Mixed --" / "-- Grafana --": the targets decide
+            return None if "Mixed" in str(datasource.get("uid")) else "grafana"
+        return str(kind) if kind else None
+    if isinstance(datasource, str):  # legacy: a data source name, a ${variable} or -- Grafana --
+        if datasource.startswith("$"):
+            return variables.get(datasource.strip("${}"))
+        return "grafana" if datasource.startswith("-- ") and "Mixed" not in datasource else None
+    return None
+
+
+def prometheus_targets(panel: dict[str, Any], sources: dict[str, str]) -> Iterator[dict[str, Any]]:
+    panel_type = _ds_type(panel.get("datasource"), sources)
+    for target in panel.get("targets") or []:
+        kind = target.get("dsType") or _ds_type(target.get("datasource"), sources)
+        kind = str(kind or panel_type or "prometheus")
+        if any(word in kind.lower() for word in _NOT_PROMETHEUS):
+            continue
+        if target.get("expr"):
+            yield target
+
+
+def declared(dashboard: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(variables for lint, datasource variables -> plugin type)`` of a dashboard."""
+    variables: dict[str, Any] = {}
+    sources = {str(i.get("name")): str(i.get("pluginId")) for i in dashboard.get("__inputs") or []}
+    for var in (dashboard.get("templating") or {}).get("list") or []:
+        name = var.get("name")
+        if not name:
+            continue
+        if var.get("type") == "datasource":
+            sources[name] = str(var.get("query") or "prometheus")
+        current = (var.get("current") or {}).get("value")
+        if var.get("multi") or var.get("includeAll"):
+            variables[name] = current if isinstance(current, list) else ["a", "b"]
+        elif var.get("type") == "interval":
+            variables[name] = current or "5m"
+        else:
+            variables[name] = current if isinstance(current, str) and current else "x"
+    return variables, sources
+
+
+def lint_dashboards(files: list[Path]) -> tuple[list[tuple[str, str, Finding]], list[str], int]:
+    found, crashes, targets = [], [], 0
+    for file in files:
+        dashboard = json.loads(file.read_text())
+        if "dashboard" in dashboard and "panels" not in dashboard:
+            dashboard = dashboard["dashboard"]  # an export wrapped for the HTTP API
+        variables, sources = declared(dashboard)
+        for panel in panels(dashboard):
+            for target in prometheus_targets(panel, sources):
+                targets += 1
+                expr = str(target["expr"])
+                try:
+                    findings = lint(expr, dashboard=True, variables=variables)
+                except Exception:  # a crash is a finding of this benchmark
+                    crashes.append(f"{file.name}: {expr!r}\n{traceback.format_exc(limit=3)}")
+                    continue
+                found += [(file.name, expr, f) for f in findings]
+    return found, crashes, targets
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+def lint_case(case: dict[str, Any]) -> list[Finding]:
+    context = case.get("context") or {}
+    kwargs: dict[str, Any] = {"types": context.get("metadata") or {}}
+    if context.get("scrape_interval"):
+        kwargs["scrape_interval"] = context["scrape_interval"]
+    if context.get("dashboard"):
+        kwargs["dashboard"] = True
+        kwargs["variables"] = dict.fromkeys(context.get("variables") or [], "x")
+    return lint(case["query"], **kwargs)
+
+
+def score(case: dict[str, Any], reported: set[str], counterparts: tuple[str, ...]) -> str:
+    hit = bool(reported & set(counterparts))
+    if case["peer_verdict"] == "flagged":
+        return "agree" if hit else "missed"
+    return "false alarm" if hit else "agree"
+
+
+def run_cases(files: list[Path]) -> tuple[dict[str, Counter[str]], list[str], list[str]]:
+    tallies: dict[str, Counter[str]] = {"file's counterparts": Counter(), "with later": Counter()}
+    crashes, notes = [], []
+    for file in files:
+        for case in yaml.safe_load(file.read_text()) or []:
+            try:
+                reported = {f.rule for f in lint_case(case)}
+            except Exception:
+                crashes.append(f"{case.get('id')}: {traceback.format_exc(limit=3)}")
+                continue
+            if not case.get("comparable", True):
+                continue
+            rule = case.get("obskit_rule") or "none"
+            own = () if rule == "none" else (rule, *(case.get("also_accept") or ()))
+            later = own or LATER_COUNTERPARTS.get(str(case.get("peer_check")), ())
+            for name, rules in (("file's counterparts", own), ("with later", later)):
+                if not rules:
+                    tallies[name]["no-rule"] += 1
+                    continue
+                verdict = score(case, reported, rules)
+                tallies[name][verdict] += 1
+                if name == "with later" and verdict != "agree":
+                    notes.append(
+                        f"  {verdict:11} {case['id']}: {case['query']!r} -> {sorted(reported)}"
+                    )
+    return tallies, crashes, notes
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def _share(tally: Counter[str]) -> str:
+    scored = tally["agree"] + tally["missed"] + tally["false alarm"]
+    pct = 100 * tally["agree"] / scored if scored else 0.0
+    return (
+        f"{tally['agree']}/{scored} agree ({pct:.1f} %), {tally['missed']} missed, "
+        f"{tally['false alarm']} false alarms on clean cases, {tally['no-rule']} without a rule"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path)
+    parser.add_argument("--dump", type=Path, help="write dashboard findings as TSV here")
+    args = parser.parse_args(argv)
+    jsons = sorted(p for d in args.dirs for p in d.rglob("*.json"))
+    cases = sorted(p for d in args.dirs for p in d.rglob("*.yaml"))
+    found, crashes, targets = lint_dashboards(jsons)
+    by_rule = Counter(f.rule for _, _, f in found)
+    fixes = sum(1 for _, _, f in found if f.fix)
+    print(f"dashboards: {len(jsons)} files, {targets} Prometheus targets, {len(found)} findings, "
+          f"{fixes} with a fix, {len({e for _, e, _ in found})} targets with findings")  # fmt: skip
+    for rule, count in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {rule:26} {count}")
+    tallies, case_crashes, notes = run_cases(cases)
+    total = sum(tallies["file's counterparts"].values())
+    print(f"cases: {len(cases)} files, {total} comparable cases")
+    for name, tally in tallies.items():
+        print(f"  {name:20} {_share(tally)}")
+    print("\n".join(notes))
+    crashes += case_crashes
+    print(f"crashes: {len(crashes)}")
+    for crash in crashes:
+        print(crash, file=sys.stderr)
+    if args.dump:
+        with args.dump.open("w", newline="") as out:
+            writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+            writer.writerow(["dashboard", "rule", "expr", "message", "fix"])
+            for name, expr, f in found:
+                writer.writerow([name, f.rule, " ".join(expr.split()), f.message, f.fix or ""])
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
