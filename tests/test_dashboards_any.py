@@ -7,6 +7,7 @@ The dashboards are in tests/data/dashboards/ (their origin and licence in its RE
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,70 @@ def test_preview_of_a_path_writes_one_page(tmp_path: Path, demo_client: Any) -> 
     out = preview(str(DATA / "shapes.json"), tmp_path / "shapes.html", client=demo_client, at=AT)
     html = out.read_text()
     assert html.count('id="panel-') == 8  # every panel but the two rows, collapsed ones too
+
+
+# -- against the real exporters -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    """PostgreSQL, Redis, node/postgres/redis exporters and a Prometheus (tests/_stack.py)."""
+    from _stack import Stack, missing_programs
+
+    missing = missing_programs()
+    if missing:
+        pytest.fail(f"not installed: {', '.join(missing)}; run `scripts/system-deps test`")
+    running = Stack(scrape_seconds=1)
+    try:
+        running.start()
+        running.start_load()
+        running.wait_for(
+            ["pg_up == 1", "redis_up == 1", "count(count_over_time(up[1m]) >= 3) >= 3"]
+        )
+        yield running
+    finally:
+        running.stop()
+    assert running.leftovers() == []
+
+
+#: Community exporter dashboards and the variable values this stack answers (its series
+#: have no ``cluster`` or ``kubernetes_pod_name`` label: "" and ".*" match a missing label).
+COMMUNITY = {
+    "postgres-overview": [],
+    "redis-exporter": ["--var", "kubernetes_pod_name=.*", "--var", "instance=.*"],
+    "node-mixin-overview": ["--var", "cluster="],
+}
+
+
+@pytest.mark.exporters
+def test_check_runs_community_dashboards_against_real_exporters(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found: dict[str, dict[tuple[str, str], str]] = {}
+    for name, extra in COMMUNITY.items():
+        path = DATA / f"{name}.json"
+        args = ["dashboards", "check", str(path), "--prometheus", stack.url, "--format", "json"]
+        cli.main([*args, "--scrape-interval", "1s", *extra])
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(rows) == _all_targets(json.loads(path.read_text()))
+        found[name] = {(r["panel"], r["ref_id"]): r["status"] for r in rows}
+    assert set(found["redis-exporter"].values()) == {"data"}
+    pg = found["postgres-overview"]
+    assert pg[("Cache hit ratio", "A")] == pg[("Number of active connections", "A")] == "data"
+    # instance='$instance' compares with the All value .* by equality: Grafana gets nothing too
+    assert {pg[("Buffers", ref)] for ref in "ABCDE"} == {"no-data"}
+    node = found["node-mixin-overview"]
+    assert node[("Total Cores", "A")] == node[("Top Nodes by CPU", "A")] == "data"
+    assert node[("Firing Alerts", "A")] == "no-data"  # this Prometheus has no alerting rules
+
+
+@pytest.mark.exporters
+def test_check_text_says_which_targets_return_data(
+    stack: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = DATA / "postgres-overview.json"
+    code = cli.main(["dashboards", "check", str(path), "--prometheus", stack.url])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1  # five targets return no data
+    assert out[-1].endswith("run: 10 returned data, 5 did not")
+    assert sum(": no-data: no data at " in line for line in out) == 5

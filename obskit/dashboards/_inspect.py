@@ -44,12 +44,13 @@ class TargetReport:
     findings: tuple[Finding, ...] = ()
     note: str = ""
     series: int | None = None
+    lint: str = ""  # the offline verdict (ok, warning, error) before any run
 
     def line(self) -> str:
         """One line of text: where, the status, then the first finding or the note."""
         where = f"{self.file}: panel {self.panel!r} refId {self.ref_id or '-'}"
         detail = self.note
-        if self.findings and self.status in ("error", "warning", "query-error", "no-data"):
+        if self.findings and self.status in ("error", "warning"):
             first = self.findings[0]
             more = f" (+{len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
             detail = f"[{first.rule}] {first.message}{more}"
@@ -61,7 +62,7 @@ class TargetReport:
             "file": self.file, "panel": self.panel, "panel_id": self.panel_id,
             "ref_id": self.ref_id, "datasource": self.datasource, "status": self.status,
             "expr": self.expr, "expanded": self.expanded, "note": self.note,
-            "series": self.series,
+            "series": self.series, "lint": self.lint,
             "findings": [
                 {"rule": f.rule, "severity": f.severity, "message": f.message, "fix": f.fix}
                 for f in self.findings
@@ -85,7 +86,7 @@ class Inspection:
         """``FILE: N Prometheus targets linted (E with errors, W with warnings), S skipped``."""
         mine = [t for t in self.targets if t.file == file]
         linted = [t for t in mine if t.status != "skipped"]
-        count = {s: sum(t.status == s for t in mine) for s in ("error", "warning", "skipped")}
+        count = {s: sum(t.lint == s for t in mine) for s in ("error", "warning", "skipped")}
         text = (
             f"{file}: {len(linted)} Prometheus targets linted ({count['error']} with errors, "
             f"{count['warning']} with warnings), {count['skipped']} skipped"
@@ -140,7 +141,9 @@ def inspect(
 
 
 def _skipped(file: str, s: Skipped) -> TargetReport:
-    return TargetReport(file, s.panel, s.panel_id, s.ref_id, s.datasource, "skipped", note=s.reason)
+    return TargetReport(
+        file, s.panel, s.panel_id, s.ref_id, s.datasource, "skipped", note=s.reason, lint="skipped"
+    )
 
 
 def _linted(file: str, q: Query) -> TargetReport:
@@ -154,7 +157,7 @@ def _linted(file: str, q: Query) -> TargetReport:
     note = "; ".join(notes)
     return TargetReport(
         file, q.panel, q.panel_id, q.ref_id, q.datasource, status, q.expr, q.expanded,
-        findings, note,
+        findings, note, lint=status,
     )  # fmt: skip
 
 
@@ -167,12 +170,16 @@ def _run(client: Any, report: TargetReport, q: Query) -> TargetReport:
         raise  # the server, not the query: one clear error
     except ObskitError as exc:
         return replace(report, status="query-error", note=str(exc))
-    has = not frame.empty and bool(frame["value"].notna().any())
-    series = int(frame["series"].nunique()) if has and "series" in frame else None
-    if not has:
+    if frame.empty or not frame["value"].notna().any():
         note = f"no data at {q.end.isoformat()}: {q.expanded}"
         return replace(report, status="no-data", note=note, series=0)
-    return replace(report, status="data", series=series, note=f"{series or 'some'} series")
+    series = _series(frame)
+    return replace(report, status="data", series=series, note=f"{series} series")
+
+
+def _series(frame: Any) -> int:
+    labels = [c for c in frame.columns if c not in ("timestamp", "value")]
+    return len(frame[labels].astype(str).drop_duplicates()) if labels else 1
 
 
 def _stale(file: Path) -> list[Problem]:
