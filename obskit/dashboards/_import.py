@@ -86,7 +86,7 @@ def generate(data: dict[str, Any], origin: str) -> tuple[str, dict[str, int]]:
     counts = _counts(items, data)
     lines = [_docstring(data, origin, counts), "from obskit import panels as p"]
     lines += ["from obskit.dashboards import imported as d", ""]
-    for item in _flat(items):
+    for item in _defined(items):
         lines.append(f"{item.var} = {literal(item.code)}")
     lines.append("")
     lines.append(f"dashboard = {literal(_dashboard_call(data, items, rows))}")
@@ -185,6 +185,15 @@ def _flat(items: list[_Panel]) -> list[_Panel]:
     for item in items:
         out.append(item)
         out += _flat(item.children)
+    return out
+
+
+def _defined(items: list[_Panel]) -> list[_Panel]:
+    """Source order: a collapsed row's panels before the row that names them."""
+    out = []
+    for item in items:
+        out += _defined(item.children)
+        out.append(item)
     return out
 
 

@@ -56,8 +56,8 @@ def panel(data: Mapping[str, Any], *, panels: Sequence[Any] = ()) -> Carried:
     >>> panel({"type": "text", "title": "Notes", "options": {"content": "hi"}}).data["type"]
     'text'
     """
-    if not isinstance(data, Mapping) or not data.get("type"):
-        raise ConfigError(f"a carried panel is its Grafana JSON with a 'type'; got {data!r:.80}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a carried panel is its Grafana JSON (a dict); got {data!r:.80}")
     return Carried(dict(data), panels=tuple(panels))
 
 
