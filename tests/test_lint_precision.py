@@ -191,3 +191,39 @@ def test_a_counter_right_of_unless_only_tests_presence() -> None:
     expr = 'absent(http_requests_total{cluster="dev"}) unless http_requests_total{cluster="prod"}'
     assert "counter-raw" not in rules(expr, types=types)
     assert "counter-raw" in rules("http_requests_total > 1 unless absent(up)", types=types)
+
+
+# -- vector-matching: joins that can never match ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "words"),
+    [
+        ("foo / on(instance) sum(bar)", "has no instance label"),
+        ("sum(bar) / on(instance) group_right(cluster) foo", "left side sum(bar) has no instance"),
+        ('foo{job="bar"} unless sum(foo)', "nothing is removed"),
+        ('rate(x_total{job="a"}[5m]) / sum(rate(x_total[5m]))', "has no job label"),
+        ('up{job="a"} / up{job="b"}', 'selects job="a"'),
+        ('x{state="a"} / on(state) x{state="b"}', "matching compares state"),
+    ],
+)
+def test_joins_that_can_never_match(expr: str, words: str) -> None:
+    (found,) = only(expr, "vector-matching")
+    assert words in found.message and "no pair of series ever matches" in found.message
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'up{job="a"} / on() up{job="b"}',
+        'rate(x_total{job="a"}[5m]) / ignoring(job) rate(x_total{job="b"}[5m])',
+        'x{state="a"} / on(instance) x{state="b"}',
+        'abs(sum(foo{job="bar"})) / sum(foo)',
+        "sum(missing or vector(0))",
+        'foo{job="bar"} / on() group_left sum(foo)',
+        'sum by (job) (foo{job="bar"}) / on(job) sum by (job) (bar)',
+        'x{job="$job"} / y{job="$job"}',
+    ],
+)
+def test_joins_that_can_match_are_quiet(expr: str) -> None:
+    assert "vector-matching" not in rules(expr, variables={"job": "api"})
