@@ -126,8 +126,9 @@ def _freeze(
     if len(samples.labels) == 0:
         raise _nothing_error(client, selectors, t0, t1)
     interval = _scrape_interval(samples)
-    families = {_family(labels.get("__name__", "")) for labels in samples.labels}
-    metadata = {k: v for k, v in _raw.metadata(client).items() if k in families}
+    names = {labels.get("__name__", "") for labels in samples.labels}
+    wanted = names | {_family(name) for name in names}  # keyed as the exporter wrote it
+    metadata = {k: v for k, v in _raw.metadata(client).items() if k in wanted}
     manifest = {
         "source": config.redact_url(client.url),
         "selectors": selectors,
