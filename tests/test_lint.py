@@ -85,6 +85,26 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
         f"sum by (model) (rate({LLM}_count[5m])) / on() group_left sum(rate({LLM}_count[5m]))",
         {},
     ),
+    "regex-literal": (
+        'voicebot_active_calls{job=~"voicebot"}',
+        'voicebot_active_calls{job=~"voicebot|bot"}',
+        {},
+    ),
+    "regex-match-all": (
+        'voicebot_active_calls{job="voicebot", instance=~".*"}',
+        'voicebot_active_calls{job="voicebot", instance=~".+"}',
+        {},
+    ),
+    "regex-anchors": (
+        'voicebot_active_calls{job=~"^voice.*$"}',
+        'voicebot_active_calls{job=~"voice.*"}',
+        {},
+    ),
+    "constant-comparison": (
+        "count(voicebot_active_calls) == 0",
+        "sum(voicebot_active_calls) == 0",
+        {},
+    ),
     "series-budget": (
         f"sum by (le, model) (rate({LLM}_bucket[5m]))",
         f"sum by (model) (rate({LLM}_count[5m]))",

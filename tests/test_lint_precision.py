@@ -227,3 +227,78 @@ def test_joins_that_can_never_match(expr: str, words: str) -> None:
 )
 def test_joins_that_can_match_are_quiet(expr: str) -> None:
     assert "vector-matching" not in rules(expr, variables={"job": "api"})
+
+
+# -- regex hygiene and constant comparisons --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "rule", "fix"),
+    [
+        ('foo{job=~"bar"}', "regex-literal", 'foo{job="bar"}'),
+        ('foo{job!~"bar"}', "regex-literal", 'foo{job!="bar"}'),
+        ('foo{job=~"^.+$"}', "regex-anchors", 'foo{job=~".+"}'),
+        ('foo{job=~"^api"}', "regex-anchors", 'foo{job=~"api"}'),
+        ('foo{job!~".*"}', "regex-match-all", 'foo{job=""}'),
+        ('foo{a="1", job=~".*", b="2"}', "regex-match-all", 'foo{a="1",b="2"}'),
+        ('foo{job=~".*"}', "regex-match-all", "foo"),
+    ],
+)
+def test_regex_hygiene_fires_with_a_fix(expr: str, rule: str, fix: str) -> None:
+    (found,) = only(expr, rule)
+    assert found.fix == fix
+    assert rule not in rules(fix)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        'foo{job=~"bar|foo"}',
+        'foo{job=~".+"}',
+        'foo{job=~"api-.*"}',
+        'foo{job=~"$job"}',  # a variable may hold several values: =~ is right
+        'foo{job=~"${job:regex}"}',
+        'foo{job=~"a\\$"}',  # an escaped dollar is a literal character, not an anchor
+        'foo{job=""}',
+    ],
+)
+def test_regex_hygiene_is_quiet(expr: str) -> None:
+    found = {r for r in rules(expr, variables={"job": ["a", "b"]}) if r.startswith("regex-")}
+    assert not found
+
+
+@pytest.mark.parametrize(
+    ("expr", "severity"),
+    [
+        ("((( group(vector(0)) ))) > 0", "info"),
+        ("count(foo) > 0", "info"),
+        ("0 < count(foo)", "info"),
+        ("sum(rate(foo_total[5m])) >= 0", "info"),
+        ("rate(foo_total[5m]) < 0", "warning"),
+        ("up > 1", "warning"),
+        ("count(foo) == 0", "warning"),
+        ("absent(foo) == 0", "warning"),
+        ("clamp_max(foo, 1) > 2", "warning"),
+    ],
+)
+def test_constant_comparisons(expr: str, severity: str) -> None:
+    (found,) = only(expr, "constant-comparison")
+    assert found.severity == severity
+    assert ("never true" in found.message) == (severity == "warning")
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "up == 0",
+        "sum(rate(foo_total[5m])) > 0",
+        "min(topk(10, foo)) > 5000",
+        "foo > 0",
+        "count(foo) > 1",
+        "vector(1) > bool 0",
+        "deriv(foo[5m]) < 0",
+        "count(foo) > $n",
+    ],
+)
+def test_comparisons_that_depend_on_data_are_quiet(expr: str) -> None:
+    assert "constant-comparison" not in rules(expr, variables={"n": "3"})

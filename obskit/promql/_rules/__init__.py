@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._lintctx import SEVERITIES, Context, Finding
+from ._compare import constant_comparison
 from ._division import division_unguarded
 from ._histogram import histogram_quantile_input, histogram_quantile_le, quantile_out_of_range
 from ._matching import multi_value_equality, undeclared_variable, vector_matching
 from ._names import unknown_label, unknown_label_value, unknown_metric
+from ._regex import regex_anchors, regex_literal, regex_match_all
 from ._types import aggregation_before_rate, counter_raw, delta_on_counter, rate_on_gauge
 from ._windows import hardcoded_window, range_too_short
 
@@ -67,6 +69,14 @@ REGISTRY: tuple[Rule, ...] = (
          "error for ``/ 0``", division_unguarded),
     Rule("vector-matching", "warning", "``sum by (a) (x) / sum by (b) (y)``: label sets differ, "
          "empty", vector_matching),
+    Rule("regex-literal", "warning", '``l=~"abc"`` without regex syntax: an exact match, use ``=``',
+         regex_literal),
+    Rule("regex-match-all", "warning", '``l=~".*"`` filters nothing; ``l!~".*"`` means ``l=""``',
+         regex_match_all),
+    Rule("regex-anchors", "warning", "``^``/``$`` in a label regex, which Prometheus anchors anyway",
+         regex_anchors),
+    Rule("constant-comparison", "warning", "a comparison never true for what its side can be "
+         "(info when always true: count(x) > 0)", constant_comparison),
     Rule("series-budget", "warning", "more series than the budget (error for a real count)"),
 )  # fmt: skip
 
