@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._model import iter_panels
+from ._plan import letters
 
 __all__ = ["Change", "diff"]
 
@@ -181,9 +182,14 @@ def _pick(pos: dict[str, Any], keys: str) -> dict[str, Any]:
     return {k: pos.get(k) for k in keys}
 
 
+def _by_ref(targets: list[Any]) -> dict[str, dict[str, Any]]:
+    """Targets by refId; one without gets the letter Grafana gives it (A, B, ... by position)."""
+    found = [t for t in targets if isinstance(t, dict)]
+    return {str(t.get("refId") or letters(i)): t for i, t in enumerate(found)}
+
+
 def _targets(where: str, old: list[Any], new: list[Any]) -> Iterator[Change]:
-    before = {str(t.get("refId")): t for t in old if isinstance(t, dict)}
-    after = {str(t.get("refId")): t for t in new if isinstance(t, dict)}
+    before, after = _by_ref(old), _by_ref(new)
     for ref in [r for r in before if r not in after]:
         yield Change("query-removed", f"{where} refId {ref}", before[ref].get("expr"))
     for ref in [r for r in after if r not in before]:

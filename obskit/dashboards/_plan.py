@@ -215,12 +215,13 @@ def plan_board(
             continue
         for index, target in enumerate(targets):
             if not target.get("refId"):  # Grafana names them A, B, ... when it loads them
-                target = {**target, "refId": _letters(index)}
+                target = {**target, "refId": letters(index)}
             _plan_target(data, panel, target, settings, texts, out)
     return out
 
 
-def _letters(index: int) -> str:
+def letters(index: int) -> str:
+    """The refId Grafana gives the ``index``-th target that has none: A, B, ..., Z, AA, ..."""
     letters = string.ascii_uppercase
     return (
         letters[index] if index < len(letters) else letters[index // 26 - 1] + letters[index % 26]
