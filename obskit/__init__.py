@@ -26,6 +26,17 @@ from .promql.validate import Report, validate
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext obskit``: the ``%%promql`` magic and PromQL completion (:mod:`obskit.magic`).
+
+    IPython's hook, so not in ``__all__``.
+    """
+    from .magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "Client",
     "ConfigError",
