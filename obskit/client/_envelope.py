@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..errors import PromQLWarning
+from ..errors import PrometheusError, PromQLWarning
 from . import _errors, _matrix
 
 __all__ = ["Decoded", "decode", "decode_matrix", "emit_notes", "gc_paused", "loads"]
@@ -189,16 +189,18 @@ def decode_matrix(
 def is_timeout(body: bytes) -> bool:
     """Whether an error body is Prometheus' own query timeout (``errorType`` ``timeout``).
 
+    Read by :func:`decode` like any other answer, so the envelope is read in one place.
+
     >>> is_timeout(b'{"status":"error","errorType":"timeout","error":"query timed out"}')
     True
     >>> is_timeout(b"<html>503 Service Unavailable</html>")
     False
     """
     try:
-        envelope = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(envelope, dict) and envelope.get("errorType") == "timeout"
+        decode(body, status=503, warn=False)
+    except PrometheusError as err:
+        return err.error_type == "timeout"
+    return False
 
 
 def emit_notes(warnings: Sequence[str], infos: Sequence[str], query: str | None) -> None:

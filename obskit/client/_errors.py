@@ -152,9 +152,9 @@ def from_exception(
 ) -> PrometheusError:
     """The error for a request that got no answer: ``exc`` is what requests raised.
 
-    >>> from_exception(requests.ConnectTimeout("..."), "up", "http://10.0.0.1/api/v1/query", 5)
+    >>> str(from_exception(requests.ConnectTimeout("..."), "up", "http://10.0.0.1/api/v1/query", 5))
     ... # doctest: +ELLIPSIS
-    UnreachableError('query \\'up\\' failed at http://10.0.0.1/api/v1/query: no connection ...')
+    "query 'up' failed at http://10.0.0.1/api/v1/query: no connection within 5 s. Check ..."
     """
     rule = _first(None, None, str(exc), exc)
     message = rule.message.format(text=str(exc), reason=_reason(exc), timeout=timeout)
