@@ -22,7 +22,7 @@ def describe_metrics(
     """One row per metric name: Prometheus' metadata if it has some, else obskit's catalog.
 
     ``metadata`` is the ``data`` of ``/api/v1/metadata``: metric family -> its entries
-    (``type``, ``help``, ``unit``; the first is used). ``source`` says where a row's facts
+    (``type``, ``help``, ``unit``; the last is used). ``source`` says where a row's facts
     come from: ``prometheus``, ``catalog`` or ``unknown``.
 
     >>> describe_metrics(["voicebot_active_calls", "x"], {})["source"].tolist()
@@ -35,7 +35,7 @@ def describe_metrics(
 def _describe(name: str, metadata: Mapping[str, Sequence[Mapping[str, str]]]) -> dict[str, str]:
     for family in _families(name):
         if metadata.get(family):
-            entry = metadata[family][0]
+            entry = metadata[family][-1]  # as before: the last entry of a family
             facts = (entry.get("type", "unknown"), entry.get("help", ""), entry.get("unit", ""))
             return dict(zip(METRIC_COLUMNS, (name, *facts, "prometheus"), strict=True))
     known = find_metric(name)
