@@ -234,12 +234,19 @@ class DemoPrometheus(DemoServer):
         argv = [sys.executable, "-m", "obskit.demo.live", "--end", spec.end.isoformat(),
                 "--days", str(spec.days), "--step", str(spec.step), "--seed", str(spec.seed),
                 "--port", str(self.live_port)]  # fmt: skip
+        # Detached, it must not hold the caller's stdout: `obskit demo start --live | tail -1`
+        # would wait for it forever. Its output goes to a log beside Prometheus' instead.
+        out = (self.workdir / "simulator.log").open("wb") if detach and self.workdir else None
         self.simulator = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
             start_new_session=detach,
             preexec_fn=None if detach else die_with_parent(),
         )
+        if out is not None:
+            out.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.simulator.poll() is not None:
