@@ -16,6 +16,9 @@ Users catch :class:`ObskitError` and nothing else::
     ├── DashboardError           a dashboard file or source is wrong (carries the path)
     └── DemoError                the demo Prometheus could not be set up or started
 
+Which of these a failed request raises (from the requests exception, the HTTP status or
+Prometheus' ``errorType``) is decided in one place: the table in :mod:`obskit.client._errors`.
+
 Warnings: :class:`PromQLWarning` (Prometheus' own ``warnings``/``infos``).
 """
 
