@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import config
 from ..errors import AuthError, ObskitError, TLSError, UnreachableError
+from ..promql._expr import Expr, PanelContext
 from ..promql._lintctx import Finding
 from ..promql.lint import lint
 from ._plan import Query, plan
@@ -151,16 +152,21 @@ def _source_problem(exc: ObskitError, source: Path) -> Problem:
 def lint_query(q: Query) -> list[Finding]:
     """The lint findings of one planned target, read in its panel's context.
 
-    The one place a dashboard check lints: each target is prepared and parsed once.
+    The one place a dashboard check lints: the planner made one
+    :class:`obskit.promql.Expr` per target, so each is prepared and parsed once.
     """
+    query = q.query if q.query is not None else Expr(q.expr, _context(q))
     try:
-        return lint(
-            q.expr, dashboard=True, variables=q.variables, range_seconds=q.range_seconds,
-            max_data_points=q.max_data_points, scrape_interval=q.scrape_interval,
-            series_budget=SERIES_BUDGET,
-        )  # fmt: skip
+        return lint(query, series_budget=SERIES_BUDGET)
     except ObskitError as exc:
         return [Finding("syntax-error", "error", f"cannot be read: {exc}")]
+
+
+def _context(q: Query) -> PanelContext:
+    return PanelContext(
+        range_seconds=q.range_seconds, max_data_points=q.max_data_points,
+        scrape_interval=q.scrape_interval, variables=q.variables, end=q.end, dashboard=True,
+    )  # fmt: skip
 
 
 def _check_queries(file: str, queries: list[Query]) -> list[Problem]:

@@ -242,7 +242,8 @@ def previewable(board: Mapping[str, Any]) -> dict[str, Any]:
     Rows are dropped and the panels of collapsed rows lifted out; legacy ``rows[]``
     panels get a position from their ``span`` (the preview draws what Grafana would).
     """
-    panels, y, row_index = [], 0, None
+    panels: list[dict[str, Any]] = []
+    y, row_index = 0, None
     for ref in iter_panels(board, rows=False):
         panel = dict(ref.panel)
         if ref.legacy_row is not None:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from .._time import parse_duration
 from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError
+from ..promql._expr import Expr, PanelContext
 from ..promql._macros import expand, grafana_interval
 from . import _variables
 from ._model import PROMQL_TYPES, datasource_of, iter_panels, target_type
@@ -50,6 +51,7 @@ class Query:
     datasource: str = "prometheus"
     hidden: bool = False
     repeat: str = ""  # the variable a repeated panel repeats over (planned for its first value)
+    query: Expr | None = None  # the target read in its panel's context: parsed once, when linted
 
 
 def resolve(text: str, at: datetime, tz: str, *, end: bool = False) -> datetime:
@@ -237,6 +239,15 @@ class _Settings:
     step: float
     scrape_interval: float
     variables: dict[str, Any]
+    min_interval: float | None = None
+
+    def context(self) -> PanelContext:
+        """The panel as :class:`obskit.promql.Expr` reads a query in it."""
+        return PanelContext(
+            range_seconds=self.span, max_data_points=self.points,
+            scrape_interval=self.scrape_interval, interval=self.min_interval,
+            variables=self.variables, end=self.end, dashboard=True,
+        )  # fmt: skip
 
 
 def _panel_settings(
@@ -249,11 +260,12 @@ def _panel_settings(
     points = int(points) if isinstance(points, int | float) and points >= 1 else 1000
     low = _min_interval(panel.get("interval"), variables, scrape)
     step = grafana_interval(span, points, max(low, scrape))
+    given = low if panel.get("interval") and low != scrape else None
     repeat = panel.get("repeat")
     if isinstance(repeat, str) and repeat in variables:  # one copy per value: plan the first
         value = variables[repeat]
         variables = {**variables, repeat: value if isinstance(value, str) else value[0]}
-    return _Settings(start, end, span, points, step, scrape, variables)
+    return _Settings(start, end, span, points, step, scrape, variables, given)
 
 
 def _min_interval(text: Any, variables: dict[str, Any], scrape: float) -> float:
@@ -295,6 +307,7 @@ def _plan_target(
             formatted, interval=s.step, scrape_interval=s.scrape_interval,
             range_seconds=s.span, max_data_points=s.points, variables=s.variables, end=s.end,
         )  # fmt: skip
+        parsed = Expr(formatted, s.context())
     except ConfigError as exc:
         out.skipped.append(Skipped(title, pid, ref_id, kind, f"cannot be expanded: {exc}"))
         return
@@ -302,6 +315,6 @@ def _plan_target(
         title, pid, str(panel.get("type")), ref_id, expr, expanded,
         str(target.get("legendFormat") or ""), bool(target.get("instant")), s.start, s.end,
         s.step, s.span, s.points, s.variables, s.scrape_interval, name, bool(target.get("hide")),
-        str(panel.get("repeat") or ""),
+        str(panel.get("repeat") or ""), parsed,
     )  # fmt: skip
     out.queries.append(query)
