@@ -1,7 +1,8 @@
 """Settings and the one place obskit reads environment variables.
 
 Variables read (only here): ``PROMETHEUS_URL``, ``OBSKIT_NOW``, ``OBSKIT_CACHE_DIR``,
-``XDG_CACHE_HOME``, and the connection variables listed in :meth:`Settings.from_env`.
+``XDG_CACHE_HOME``, ``OBSKIT_ENCODING``, ``OBSKIT_CONCURRENCY``, and the connection
+variables listed in :meth:`Settings.from_env`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ _BOUNDS: dict[str, tuple[float, float, str]] = {  # setting: (lowest, highest, e
     "retries": (0, 10, "2"),
     "backoff": (0, 60, "0.5"),
     "series_budget": (1, math.inf, "10000"),
+    "concurrency": (1, 64, "2"),
 }
+#: Accepted ``encoding`` settings: ``auto`` measures the link (obskit.client._link).
+ENCODINGS = ("auto", "identity", "gzip")
 
 
 def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -189,6 +193,13 @@ class Settings:
     series_budget : int or None
         Most series one result may hold before :class:`~obskit.TooLargeError` (default
         10,000; ``None`` for no limit).
+    encoding : str
+        ``Accept-Encoding`` of requests: ``"auto"`` (default: ``identity`` on loopback; on
+        another host the faster of ``identity`` and ``gzip`` as measured on this client's
+        big answers), ``"identity"`` or ``"gzip"``.
+    concurrency : int or None
+        Range pieces fetched at once, exactly (``None``, the default: chosen per server
+        from what its answers measured, at most ``max_workers``).
 
     Secrets (``password``, ``bearer_token``, sensitive ``headers``) never appear in
     ``repr()``/``str()``.
@@ -216,6 +227,8 @@ class Settings:
     backoff: float = 0.5
     series_budget: int | None = 10_000
     scrape_interval: float = float(SCRAPE_INTERVAL)
+    encoding: str = "auto"
+    concurrency: int | None = None
 
     def __post_init__(self) -> None:
         parts = _check_url(self.url, "url")
@@ -239,8 +252,13 @@ class Settings:
     def _check_numbers(self) -> None:
         for name, (low, high, example) in _BOUNDS.items():
             value = getattr(self, name)
-            if not (name == "series_budget" and value is None):
+            if not (name in ("series_budget", "concurrency") and value is None):
                 _check_number(name, value, low, high, example)
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(
+                f"encoding must be one of {', '.join(ENCODINGS)}, e.g. encoding='gzip' for a "
+                f"slow link; got {self.encoding!r}"
+            )
 
     def __repr__(self) -> str:
         shown = []
@@ -276,7 +294,10 @@ class Settings:
             raise ConfigError(f"unknown setting(s) {sorted(unknown)}; valid settings: {valid}")
         given = {k: v for k, v in overrides.items() if v is not None}
         url = resolve_url(given.pop("url", None), environ)
-        from_env = {name: env[var] for var, name in _ENV_FIELDS.items() if env.get(var)}
+        from_env: dict[str, Any] = {
+            name: env[var] for var, name in _ENV_FIELDS.items() if env.get(var)
+        }
+        from_env.update(_link_env(env))
         url_has_credentials = "@" in url.partition("://")[2]
         if url_has_credentials or (
             "url" in overrides and overrides["url"] and not _same_origin(url, env)
@@ -286,6 +307,23 @@ class Settings:
             for name in _CREDENTIAL_FIELDS:
                 from_env.pop(name, None)
         return cls(url=url, **{**from_env, **given})
+
+
+def _link_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``encoding`` and ``concurrency`` from ``OBSKIT_ENCODING`` / ``OBSKIT_CONCURRENCY``."""
+    found: dict[str, Any] = {}
+    if env.get("OBSKIT_ENCODING"):
+        found["encoding"] = env["OBSKIT_ENCODING"].strip().lower()
+    text = env.get("OBSKIT_CONCURRENCY", "").strip()
+    if text and text.lower() != "auto":
+        try:
+            found["concurrency"] = int(text)
+        except ValueError:
+            raise ConfigError(
+                f"OBSKIT_CONCURRENCY must be a whole number from 1 to 64 or 'auto', e.g. "
+                f"OBSKIT_CONCURRENCY=2; got {text!r}"
+            ) from None
+    return found
 
 
 def _check_number(name: str, value: object, low: float, high: float, example: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ import requests
 from .. import _time, config, frames
 from ..config import Settings
 from ..errors import ConfigError, QuerySyntaxError
-from . import _discovery, _range
+from . import _discovery, _link, _range
 from . import _envelope as _api
 from . import _transport as _session
 from ._http import Transport
@@ -224,16 +223,8 @@ class Client:
 
     @property
     def workers(self) -> int:
-        """Chunks fetched at once: ``settings.max_workers``, on loopback at most one per core.
-
-        A Prometheus on this machine encodes its answers on the cores this process parses
-        them on; with more requests in flight than cores, the first answers all finish
-        late and parsing waits (measured in benchmarks/query_range.py).
-        """
-        if not _session.is_loopback(self.url):
-            return self.settings.max_workers
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        return max(1, min(self.settings.max_workers, cores or 1))
+        """Chunks fetched at once: ``settings.concurrency``, else chosen per server (``_link``)."""
+        return _link.workers(self.session, self.settings)
 
     def format_query(self, expr: str) -> str:
         """``expr`` as Prometheus formats it (``/api/v1/format_query``, Prometheus 2.38+).

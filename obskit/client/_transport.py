@@ -10,6 +10,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..config import Settings
+from . import _link
 
 __all__ = ["configure", "is_loopback", "retry_policy"]
 
@@ -34,8 +35,7 @@ def configure(session: requests.Session, settings: Settings, retry: Retry) -> No
         session.headers["Authorization"] = f"Bearer {settings.bearer_token}"
     if settings.tenant:
         session.headers["X-Scope-OrgID"] = settings.tenant
-    if is_loopback(settings.url):
-        session.headers["Accept-Encoding"] = "identity"  # gzip costs 4x on loopback (FACTS.md)
+    _link.attach(session, settings)  # Accept-Encoding: measured per server (see _link)
     pool = max(10, settings.max_workers)
     session.mount(settings.url, HTTPAdapter(max_retries=retry, pool_maxsize=pool))
 

@@ -1,0 +1,211 @@
+"""Per server: which ``Accept-Encoding`` to ask for and how many range pieces to fetch at once.
+
+The choice is measured, not configured. Every answer of at least :data:`PROBE_BYTES`
+is timed while its body arrives (from its headers to its last byte, several answers in
+flight counted once), giving the JSON bytes per second this client receives from that
+server with that encoding. On loopback obskit asks for ``identity`` (gzip only costs
+there). Elsewhere it starts with ``identity``, which measures the link itself; if that
+is slower than :data:`TRY_GZIP_BELOW` it tries ``gzip`` on the next big answers and
+keeps whichever delivered more JSON per second (:func:`choose_encoding`). Prometheus
+compresses on one core per request (~16 MB/s of JSON on this machine), so on a fast
+link gzip is the slow choice and on a slow link identity is (benchmarks/remote.py).
+``Settings.encoding`` / ``Settings.concurrency`` fix either choice.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import requests
+
+from ..config import Settings
+from . import _transport
+
+__all__ = ["Link", "attach", "choose_concurrency", "choose_encoding", "link_of", "workers"]
+
+#: Answers smaller than this tell latency, not bandwidth: they are not measured.
+PROBE_BYTES = 1 << 20
+#: Below this many JSON bytes per second with identity, gzip is worth a try: Prometheus
+#: 2.42 gzips ~16 MB/s of JSON on one core, so on a faster link gzip cannot win.
+TRY_GZIP_BELOW = 40e6
+#: Rates kept per encoding (the median of the last few decides).
+KEPT = 3
+#: Pieces fetched at once from a server on another host, when not fixed (see
+#: :func:`choose_concurrency`).
+REMOTE_CONCURRENCY = 2
+
+_LINKS: weakref.WeakKeyDictionary[requests.Session, Link] = weakref.WeakKeyDictionary()
+
+
+def choose_encoding(identity: float | None, gzip: float | None) -> str:
+    """The encoding to ask for, from the measured JSON bytes/s of each (``None``: unmeasured).
+
+    Identity until measured; gzip tried when identity is slower than
+    :data:`TRY_GZIP_BELOW`; once both are measured, the faster.
+
+    >>> choose_encoding(None, None), choose_encoding(90e6, None), choose_encoding(12e6, None)
+    ('identity', 'identity', 'gzip')
+    >>> choose_encoding(12e6, 16e6), choose_encoding(30e6, 16e6)
+    ('gzip', 'identity')
+    """
+    if identity is None:
+        return "identity"
+    if gzip is None:
+        return "gzip" if identity < TRY_GZIP_BELOW else "identity"
+    return "gzip" if gzip > identity else "identity"
+
+
+def choose_concurrency(max_workers: int, *, loopback: bool, cores: int) -> int:
+    """Range pieces fetched at once when ``Settings.concurrency`` is not set.
+
+    On loopback the server encodes on the cores this process parses on: at most one
+    piece per core. Elsewhere :data:`REMOTE_CONCURRENCY`: pieces are parsed one at a
+    time, so two in flight keep the server computing the next while this process parses
+    the last; more only split the link and the server's cores between more requests.
+    Never more than ``max_workers``.
+
+    >>> choose_concurrency(4, loopback=True, cores=2), choose_concurrency(4, loopback=False, cores=2)
+    (2, 2)
+    >>> choose_concurrency(1, loopback=False, cores=8)
+    1
+    """
+    wanted = cores if loopback else REMOTE_CONCURRENCY
+    return max(1, min(max_workers, wanted))
+
+
+class Link:
+    """What one session's big answers measured: JSON bytes per second, per encoding.
+
+    Several answers in flight at once are counted together: their bytes over the time
+    during which at least one of them was arriving.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.fixed = None if settings.encoding == "auto" else settings.encoding
+        self.loopback = _transport.is_loopback(settings.url)
+        self._lock = threading.Lock()
+        self._rates: dict[str, deque[float]] = {e: deque(maxlen=KEPT) for e in ("identity", "gzip")}
+        self._active: dict[str, int] = {"identity": 0, "gzip": 0}
+        self._since: dict[str, float] = {"identity": 0.0, "gzip": 0.0}
+        self._bytes: dict[str, int] = {"identity": 0, "gzip": 0}
+        self._session: weakref.ref[requests.Session] | None = None
+
+    def __repr__(self) -> str:
+        shown = {e: round(r / 1e6, 1) for e, r in self.rates().items() if r is not None}
+        return f"Link(encoding={self.encoding!r}, MB/s={shown})"
+
+    @property
+    def encoding(self) -> str:
+        """The ``Accept-Encoding`` the next request asks for."""
+        if self.fixed is not None:
+            return self.fixed
+        if self.loopback:
+            return "identity"
+        rates = self.rates()
+        return choose_encoding(rates["identity"], rates["gzip"])
+
+    def rates(self) -> dict[str, float | None]:
+        """Median measured JSON bytes/s per encoding (``None`` where none was measured)."""
+        with self._lock:
+            return {e: statistics.median(r) if r else None for e, r in self._rates.items()}
+
+    def record(self, encoding: str, rate: float) -> None:
+        """Add one measured rate (JSON bytes/s) for ``encoding`` and apply the new choice."""
+        with self._lock:
+            self._rates[encoding].append(rate)
+        self._apply()
+
+    def on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """requests response hook: time this answer's body as it is read."""
+        raw = response.raw
+        stream = getattr(raw, "stream", None)
+        if stream is None or _declared_small(response.headers):
+            return
+        gzip = "gzip" in response.headers.get("Content-Encoding", "").lower()
+        encoding = "gzip" if gzip else "identity"
+
+        def timed(*a: Any, **k: Any) -> Iterator[bytes]:
+            self._begin(encoding)
+            try:
+                for chunk in stream(*a, **k):
+                    self._add(encoding, len(chunk))
+                    yield chunk
+            finally:
+                self._end(encoding)
+
+        raw.stream = timed
+
+    def _begin(self, encoding: str) -> None:
+        with self._lock:
+            if self._active[encoding] == 0:
+                self._since[encoding] = time.perf_counter()
+                self._bytes[encoding] = 0
+            self._active[encoding] += 1
+
+    def _add(self, encoding: str, size: int) -> None:
+        with self._lock:
+            self._bytes[encoding] += size
+
+    def _end(self, encoding: str) -> None:
+        with self._lock:
+            self._active[encoding] -= 1
+            if self._active[encoding]:
+                return
+            seconds = time.perf_counter() - self._since[encoding]
+            size = self._bytes[encoding]
+        if size >= PROBE_BYTES and seconds > 0:
+            self.record(encoding, size / seconds)
+
+    def _apply(self) -> None:
+        """Ask for the (possibly new) choice from the next request on."""
+        session = self._session() if self._session is not None else None
+        if session is not None:
+            session.headers["Accept-Encoding"] = self.encoding
+
+
+def _declared_small(headers: Mapping[str, str]) -> bool:
+    length = headers.get("Content-Length")
+    return length is not None and length.isdigit() and int(length) < PROBE_BYTES // 8
+
+
+def attach(session: requests.Session, settings: Settings) -> Link:
+    """Give ``session`` a :class:`Link`: its ``Accept-Encoding`` and the timing hook.
+
+    >>> s = requests.Session()
+    >>> attach(s, Settings("http://127.0.0.1:9090")).encoding, s.headers["Accept-Encoding"]
+    ('identity', 'identity')
+    """
+    previous = _LINKS.get(session)
+    if previous is not None and previous.on_response in session.hooks["response"]:
+        session.hooks["response"].remove(previous.on_response)
+    link = Link(settings)
+    link._session = weakref.ref(session)
+    _LINKS[session] = link
+    session.hooks["response"].append(link.on_response)
+    session.headers["Accept-Encoding"] = link.encoding
+    return link
+
+
+def link_of(session: requests.Session) -> Link | None:
+    """The :class:`Link` :func:`attach` gave ``session``, if any."""
+    return _LINKS.get(session)
+
+
+def workers(session: requests.Session, settings: Settings) -> int:
+    """Range pieces fetched at once for ``settings``' server: fixed, or :func:`choose_concurrency`.
+
+    >>> workers(requests.Session(), Settings("http://10.0.0.5:9090", concurrency=3))
+    3
+    """
+    if settings.concurrency is not None:
+        return settings.concurrency
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    loopback = _transport.is_loopback(settings.url)
+    return choose_concurrency(settings.max_workers, loopback=loopback, cores=cores or 1)
