@@ -302,3 +302,30 @@ def test_constant_comparisons(expr: str, severity: str) -> None:
 )
 def test_comparisons_that_depend_on_data_are_quiet(expr: str) -> None:
     assert "constant-comparison" not in rules(expr, variables={"n": "3"})
+
+
+# -- windows ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expr", "scrape"),
+    [("rate(x_total[1m])", 30), ("deriv(x[2m])", 60), ("rate(x_total[2m])", 60)],
+)
+def test_windows_under_three_scrapes_are_too_short(expr: str, scrape: int) -> None:
+    (found,) = only(expr, "range-too-short", scrape_interval=scrape)
+    assert "4 scrape intervals" in found.message  # the advice stays 4 x scrape
+
+
+@pytest.mark.parametrize(
+    ("expr", "scrape"),
+    [("rate(x_total[90s])", 30), ("rate(x_total[3m])", 60), ("irate(x_total[2m])", 60)],
+)
+def test_windows_of_three_scrapes_have_no_gaps(expr: str, scrape: int) -> None:
+    assert "range-too-short" not in rules(expr, scrape_interval=scrape)
+
+
+@pytest.mark.parametrize(
+    "expr", ["irate(x_total[5m])", "sum(increase(x_total[1h]))", "rate(x_total[$__rate_interval])"]
+)
+def test_fixed_windows_that_are_chosen_are_not_hardcoded(expr: str) -> None:
+    assert "hardcoded-window" not in rules(expr, dashboard=True)

@@ -56,11 +56,12 @@ def division_unguarded(ctx: Context) -> list[Finding]:
             continue
         den = child(visit, "rhs")
         if _constant(ctx, den.node) == 0:
+            what = "divides by" if str(visit.node.op) == "/" else "takes the remainder of"
             found.append(
                 Finding(
                     "division-unguarded",
                     "error",
-                    f"{ctx.text(visit)} divides by the literal 0, which is always ±Inf or NaN",
+                    f"{ctx.text(visit)} {what} the literal 0, which is always ±Inf or NaN",
                 )
             )
         elif _poisoned(visit) and not _nonzero(ctx, den.node):
@@ -72,16 +73,17 @@ def division_unguarded(ctx: Context) -> list[Finding]:
 
 def _finding(ctx: Context, visit: Visit, den: Visit, where: str) -> Finding:
     guarded = f"({ctx.text(den)} > 0)"
-    why = (
-        "can be 0 (no traffic)"
-        if where == "top"
-        else "may be 0 for some series, and one NaN or Inf series spoils the whole aggregation"
-    )
+    if where == "top":
+        why = f"the denominator {ctx.text(den)} can be 0 (no traffic), which gives NaN or +Inf"
+    else:
+        why = (
+            f"inside an aggregation, a 0 in {ctx.text(den)} for any one series gives NaN or "
+            "+Inf and spoils the whole aggregate"
+        )
     return Finding(
         "division-unguarded",
         "warning",
-        f"{ctx.text(visit)}: the denominator {ctx.text(den)} {why}, which gives NaN or +Inf. "
-        f"Filter it: / {guarded}",
+        f"{ctx.text(visit)}: {why}. Filter it: / {guarded}",
         ctx.fix({den.path: guarded}),
     )
 

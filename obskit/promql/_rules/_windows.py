@@ -1,4 +1,10 @@
-"""Rules about range windows: too short for the scrape interval, fixed in a dashboard."""
+"""Rules about range windows: too short for the scrape interval, fixed in a dashboard.
+
+A window of ``k`` scrape intervals holds about ``k`` samples; one late or missed scrape
+takes one away. rate() and its kind need 2, so a window under 3 intervals shows gaps, and
+the advice is 4 (what Grafana's ``$__rate_interval`` gives). irate() reads only the last
+two samples, so its window is a lookback, not a smoothing choice: a fixed one is fine.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +28,17 @@ def _windows(ctx: Context) -> Iterator[tuple[Visit, str, float | None, str | Non
         yield visit, func, seconds, origin, samples
 
 
+def _too_short(ctx: Context, seconds: float | None, samples: int) -> bool:
+    """Whether a window of ``seconds`` risks gaps for a function that wants ``samples``."""
+    floor = samples - 1 if samples >= 4 else samples  # 4 advised, under 3 gaps
+    return seconds is not None and seconds < floor * ctx.scrape
+
+
 def range_too_short(ctx: Context) -> list[Finding]:
     found = []
     for visit, func, seconds, _, samples in _windows(ctx):
         minimum = samples * ctx.scrape
-        if seconds is None or seconds >= minimum:
+        if seconds is None or not _too_short(ctx, seconds, samples):
             continue
         use_macro = ctx.dashboard and func in ("rate", "irate", "increase")
         window = "$__rate_interval" if use_macro else format_duration(minimum)
@@ -48,8 +60,9 @@ def range_too_short(ctx: Context) -> list[Finding]:
 def hardcoded_window(ctx: Context) -> list[Finding]:
     found = []
     for visit, func, seconds, origin, samples in _windows(ctx):
-        too_short = seconds is not None and seconds < samples * ctx.scrape
-        if too_short or not ctx.dashboard or func not in ("rate", "irate") or origin is not None:
+        if _too_short(ctx, seconds, samples) or not ctx.dashboard:
+            continue
+        if func != "rate" or origin is not None:  # increase(x[1h]) is a chosen period
             continue
         call = Visit(visit.parent, visit.path[:-1], visit.parents[:-1])
         fix = ctx.fix({visit.path: ctx.printer.matrix(visit.node, visit.path, "$__rate_interval")})
