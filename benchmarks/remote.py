@@ -426,7 +426,8 @@ def _table(found: Found, server: str, query: str, args: argparse.Namespace) -> l
         return found.get((server, query, link, kind), [])
 
     links, kinds = args.links, rows(args.quick, server)
-    lines = [f"\n### {server}, {query} query: seconds, median (min-max) of {args.repeat} fresh "
+    runs = max((len(get(link, "obskit")) for link in links), default=0)
+    lines = [f"\n### {server}, {query} query: seconds, median (min-max) of {runs} fresh "
              "processes (prometheus-api-client: 1); obskit rows: after one call over the last quarter",
              "", "| row | " + " | ".join(links) + " |", "|---|" + "---|" * len(links)]  # fmt: skip
     for kind in kinds:
@@ -498,6 +499,7 @@ def main() -> int:
     parser.add_argument("--links", nargs="+", choices=list(LINKS), default=list(LINKS))
     parser.add_argument("--no-victoria", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--from-json", type=Path, help="print the tables of a --json dump")
     for hidden in ("--measure", "--url", "--query", "--wait", "--load-vm"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -509,6 +511,10 @@ def main() -> int:
         return 0
     if args.load_vm:
         load_victoria(args.load_vm)
+        return 0
+    if args.from_json:  # the tables of a (possibly interrupted) run's --json dump
+        dumped = json.loads(args.from_json.read_text())
+        print(report({tuple(k.split("|")): v for k, v in dumped.items()}, args))  # type: ignore[misc]
         return 0
     if args.quick:
         args.repeat, args.no_victoria = 1, True
