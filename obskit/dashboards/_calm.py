@@ -13,7 +13,7 @@ builders' ``min_volume=``):
 
 The rule, measured on the demo: aim for ``MARGIN`` (1.5) times the minimum at the average
 rate of the quietest hour, because the rate moves within an hour (at the demo's morning ramp
-and evening decline a window of the quietest hour holds ~0.7x the hour's average). The
+and evening decline a window of the quietest hour holds 0.6-0.75x the hour's average). The
 demo's quietest hour of its service day (08:00-20:00 Europe/Berlin) is Sunday 19:00-20:00:
 195 calls, and per series 371 STT (google), 440 LLM (claude-3-5-haiku), 325 TTS (azure)
 and 473 DB (update) observations, which gives 10m for call duration and TTS, 5m for STT,
