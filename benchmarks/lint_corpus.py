@@ -8,7 +8,7 @@ the dashboard's variables passed as declared) is linted as a dashboard query, an
 case of a cases file (``*.yaml`` in the format of ``../shared/corpus/lint_cases.yaml``)
 is linted with the context the peer had. Printed: findings by rule, agreement with the
 peer's verdicts where obskit has a counterpart rule, false alarms on clean cases, crashes.
-``--dump`` writes every dashboard finding (rule, expr, message, fix) as TSV for labelling.
+``--dump`` writes every finding (source, rule, expr, message, fix) as TSV for labelling.
 """
 
 from __future__ import annotations
@@ -134,16 +134,21 @@ def score(case: dict[str, Any], reported: set[str], counterparts: tuple[str, ...
     return "false alarm" if hit else "agree"
 
 
-def run_cases(files: list[Path]) -> tuple[dict[str, Counter[str]], list[str], list[str]]:
+Cases = tuple[dict[str, Counter[str]], list[str], list[str], list[tuple[str, str, Finding]]]
+
+
+def run_cases(files: list[Path]) -> Cases:
     tallies: dict[str, Counter[str]] = {"file's counterparts": Counter(), "with later": Counter()}
-    crashes, notes = [], []
+    crashes, notes, found = [], [], []
     for file in files:
         for case in yaml.safe_load(file.read_text()) or []:
             try:
-                reported = {f.rule for f in lint_case(case)}
+                findings = lint_case(case)
             except Exception:
                 crashes.append(f"{case.get('id')}: {traceback.format_exc(limit=3)}")
                 continue
+            found += [(str(case.get("id")), str(case["query"]), f) for f in findings]
+            reported = {f.rule for f in findings}
             if not case.get("comparable", True):
                 continue
             rule = case.get("obskit_rule") or "none"
@@ -159,7 +164,7 @@ def run_cases(files: list[Path]) -> tuple[dict[str, Counter[str]], list[str], li
                     notes.append(
                         f"  {verdict:11} {case['id']}: {case['query']!r} -> {sorted(reported)}"
                     )
-    return tallies, crashes, notes
+    return tallies, crashes, notes, found
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -188,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{fixes} with a fix, {len({e for _, e, _ in found})} targets with findings")  # fmt: skip
     for rule, count in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {rule:26} {count}")
-    tallies, case_crashes, notes = run_cases(cases)
+    tallies, case_crashes, notes, case_found = run_cases(cases)
     total = sum(tallies["file's counterparts"].values())
-    print(f"cases: {len(cases)} files, {total} comparable cases")
+    print(f"cases: {len(cases)} files, {total} comparable cases, {len(case_found)} findings")
     for name, tally in tallies.items():
         print(f"  {name:20} {_share(tally)}")
     print("\n".join(notes))
@@ -201,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         with args.dump.open("w", newline="") as out:
             writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-            writer.writerow(["dashboard", "rule", "expr", "message", "fix"])
-            for name, expr, f in found:
-                writer.writerow([name, f.rule, " ".join(expr.split()), f.message, f.fix or ""])
+            writer.writerow(["source", "rule", "expr", "message", "fix"])
+            for name, expr, f in found + case_found:
+                writer.writerow([name, f.rule, " ".join(expr.split()), " ".join(f.message.split()), f.fix or ""])
     return 1 if crashes else 0
 
 

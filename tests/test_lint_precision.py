@@ -329,3 +329,31 @@ def test_windows_of_three_scrapes_have_no_gaps(expr: str, scrape: int) -> None:
 )
 def test_fixed_windows_that_are_chosen_are_not_hardcoded(expr: str) -> None:
     assert "hardcoded-window" not in rules(expr, dashboard=True)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum by (cluster, job) (sum by (instance, job) (rate(c_total[2m])))",
+        "sum by (cluster, err) (sum by (instance, job) (rate(c_total[2m])) * on (instance) "
+        "group_left (err) (instance_job:node_metadata))",
+    ],
+)
+def test_grouping_by_a_label_an_inner_aggregation_removed(expr: str) -> None:
+    (found,) = only(expr, "unknown-label")
+    assert "dropped cluster" in found.message
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum by (job) (sum by (instance, job) (rate(c_total[2m])))",
+        "sum by (err, job) (sum by (instance, job) (rate(c_total[2m])) * on (instance) "
+        "group_left (err) (instance_job:node_metadata))",
+        "sum by (cluster) (rate(c_total[2m]))",
+        "sum by (cluster) (sum without (instance) (rate(c_total[2m])))",
+        "topk by (cluster) (3, sum by (instance) (rate(c_total[2m])))",
+    ],
+)
+def test_grouping_by_labels_the_inner_expression_keeps(expr: str) -> None:
+    assert "unknown-label" not in rules(expr)

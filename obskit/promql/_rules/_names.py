@@ -15,8 +15,8 @@ from typing import Any
 import promql_parser as pp
 
 from .. import _macros as grafana
-from .._ast import Visit, func_name, match_op, walk
-from .._infer import KEEP_LABELS, name_of
+from .._ast import Visit, func_name, match_op, unwrap, walk
+from .._infer import KEEP_LABELS, name_of, output_labels
 from .._lintctx import DEPLOYMENT_LABELS, TARGET_LABELS, Context, Finding, namespace, selectors
 
 #: Series every Prometheus has, or writes itself: never unknown.
@@ -108,8 +108,41 @@ def unknown_label(ctx: Context) -> list[Finding]:
                 found.append(_unknown_label(ctx, visit, name, label, allowed))
     for visit in ctx.visits:
         if isinstance(visit.node, pp.AggregateExpr) and visit.node.modifier is not None:
-            found += _check_grouping(ctx, visit)
+            found += _removed_inside(ctx, visit) or _check_grouping(ctx, visit)
     return found
+
+
+def _removed_inside(ctx: Context, visit: Visit) -> list[Finding]:
+    """``sum by (cluster) (sum by (instance) (x))``: a label an inner aggregation removed."""
+    node = visit.node
+    if not str(node.modifier.type).endswith("By") or str(node.op) in KEEP_LABELS:
+        return []
+    inner = _labels(node.expr)
+    if inner is None:
+        return []
+    missing = [label for label in node.modifier.labels if label not in inner]
+    missing = [label for label in missing if not label.startswith(grafana.PLACEHOLDER_PREFIX)]
+    if not missing:
+        return []
+    return [Finding("unknown-label", "warning",
+        f"{ctx.text(visit)}: the expression it aggregates only has the labels "
+        f"({', '.join(sorted(inner)) or 'none'}), an inner aggregation or join dropped "
+        f"{', '.join(missing)}, so grouping by it does nothing. Keep {missing[0]} in the inner "
+        "by (...) or leave it out here")]  # fmt: skip
+
+
+def _labels(node: Any) -> set[str] | None:
+    """Output labels of ``node``, also through ``* on(...) group_left(extra)`` joins."""
+    node = unwrap(node)
+    if isinstance(node, pp.BinaryExpr) and node.modifier is not None:
+        card = str(node.modifier.card)
+        many = node.lhs if card.endswith("ManyToOne") else node.rhs
+        if card.endswith(("ManyToOne", "OneToMany")):
+            labels = _labels(many)
+            extra = {str(label) for label in node.modifier.group_labels or ()}
+            return None if labels is None else labels | extra
+    labels = output_labels(node)
+    return set(labels) if isinstance(labels, tuple) else None
 
 
 def _unknown_label(ctx: Context, visit: Visit, name: str, label: str, allowed: set[str]) -> Finding:
