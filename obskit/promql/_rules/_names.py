@@ -138,9 +138,9 @@ def _labels(node: Any) -> set[str] | None:
         card = str(node.modifier.card)
         many = node.lhs if card.endswith("ManyToOne") else node.rhs
         if card.endswith(("ManyToOne", "OneToMany")):
-            labels = _labels(many)
+            known = _labels(many)
             extra = {str(label) for label in node.modifier.group_labels or ()}
-            return None if labels is None else labels | extra
+            return None if known is None else known | extra
     labels = output_labels(node)
     return set(labels) if isinstance(labels, tuple) else None
 
