@@ -336,3 +336,19 @@ def test_check_text_says_which_targets_return_data(
     assert code == 1  # five targets return no data
     assert out[-1].endswith("run: 10 returned data, 5 did not")
     assert sum(": no-data: no data at " in line for line in out) == 5
+
+
+def test_each_target_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from obskit.promql import _expr
+
+    calls: list[str] = []
+    real = _expr.parse_text
+
+    def counting(text: str, **kwargs: Any) -> Any:
+        calls.append(text)
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(_expr, "parse_text", counting)
+    path = DATA / "node-mixin-nodes.json"
+    found = inspect([path], at=AT, scrape_interval=15)
+    assert len(calls) == len(found.targets) == _all_targets(json.loads(path.read_text()))

@@ -60,6 +60,7 @@ def test_obskit_made_dashboards_come_back_as_builders_in_rows(path: Path, grafan
     text = done.source.read_text()
     assert done.carried == 0 and "d.panel(" not in text
     assert "p.row(" in text and "d.place(" not in text
+    assert "\ndashboard = p.dashboard(" in text and "source=__file__" in text  # as committed ones
     assert "from obskit import panels as p" in text
 
 

@@ -23,8 +23,8 @@ __all__ = ["FUNCTIONS", "builder_call", "variable_call"]
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     **{f"p.{n}": getattr(panels, n) for n in (
-        "barchart", "gauge", "mappings", "piechart", "row", "stat", "target", "thresholds",
-        "timeseries", "variable",
+        "barchart", "dashboard", "gauge", "mappings", "piechart", "row", "stat", "target",
+        "thresholds", "timeseries", "variable",
     )},
     **{f"d.{n}": getattr(imported, n) for n in ("dashboard", "panel", "place", "with_id")},
 }  # fmt: skip

@@ -23,6 +23,7 @@ from .._atomic import write_atomic
 from ..errors import DashboardError
 from . import _model
 from ._builders import FUNCTIONS, builder_call, variable_call
+from ._json import to_data
 from ._pysource import Call, Name, identifier, literal
 from .imported import render_panel
 
@@ -84,24 +85,29 @@ def generate(data: dict[str, Any], origin: str) -> tuple[str, dict[str, int]]:
     rows = _rows(items) if "panels" in data else None
     _fix_ids(items, placed_by_rows=rows is not None)
     counts = _counts(items, data)
+    board = _dashboard_call(data, items, rows)
+    body = [f"{item.var} = {literal(item.code)}" for item in _defined(items)]
+    body += ["", f"dashboard = {literal(board)}"]
     lines = [_docstring(data, origin, counts), "from obskit import panels as p"]
-    lines += ["from obskit.dashboards import imported as d", ""]
-    for item in _defined(items):
-        lines.append(f"{item.var} = {literal(item.code)}")
-    lines.append("")
-    lines.append(f"dashboard = {literal(_dashboard_call(data, items, rows))}")
-    return "\n".join(lines) + "\n", counts
+    if any("d." in line for line in body):
+        lines.append("from obskit.dashboards import imported as d")
+    return "\n".join([*lines, "", *body]) + "\n", counts
 
 
 def _docstring(data: dict[str, Any], origin: str, counts: dict[str, int]) -> str:
     title = str(data.get("title") or "Untitled").replace('"""', "'''").replace("\\", "/")
     built = counts["panels"] - counts["carried"]
+    if counts["carried"]:
+        how = (
+            f"Panels written with obskit.panels builders: {built} of {counts['panels']}; the "
+            "others are carried\nas their Grafana JSON (obskit.dashboards.imported)."
+        )
+    else:
+        how = "Every panel is written with an obskit.panels builder."
     return (
-        f'"""{title}: imported from {origin} by `obskit dashboards import`.\n\n'
-        f"Panels written with obskit.panels builders: {built} of {counts['panels']}; the others "
-        "are carried\nas their Grafana JSON (obskit.dashboards.imported). Edit this file, then "
-        "run\n`obskit dashboards build`; `obskit dashboards diff` shows what changed.\n"
-        '"""\n'
+        f'"""{title}: imported from {origin} by `obskit dashboards import`.\n\n{how} '
+        "Edit this file, then run\n`obskit dashboards build`; `obskit dashboards diff` shows "
+        'what changed.\n"""\n'
     )
 
 
@@ -164,13 +170,11 @@ def _by_y(items: list[_Panel]) -> Iterable[tuple[float, list[_Panel]]]:
 def _fix_ids(items: list[_Panel], *, placed_by_rows: bool) -> None:
     """Builder panels: position (``d.place``) where rows do not give it, id where the
     automatic one would differ; carried panels keep both in their data."""
-    taken = {i.data.get("id") for i in _flat(items) if not i.builder}
-    free = (n for n in range(1, 1_000_000) if n not in taken)
-    auto_ok = all(i.data.get("id") == next(free) for i in _flat(items) if i.builder)
+    fixed = _fixed_ids(_flat(items))
     top = {id(i) for i in items}
     for item in _flat(items):
         if item.builder:
-            if not auto_ok:
+            if id(item) in fixed:
                 item.code = Call("d.with_id", (item.code, item.data.get("id")))
             if not (placed_by_rows and id(item) in top):
                 pos = item.data["gridPos"]
@@ -178,6 +182,20 @@ def _fix_ids(items: list[_Panel], *, placed_by_rows: bool) -> None:
         elif placed_by_rows and id(item) in top:
             settings = item.code.args[0]
             settings.pop("gridPos", None)
+
+
+def _fixed_ids(panels: list[_Panel]) -> set[int]:
+    """The builder panels whose id the automatic numbering would not give them (as few as
+    possible: each one fixed takes its id out of the automatic numbering)."""
+    builders = [p for p in panels if p.builder]
+    fixed: set[int] = set()
+    while True:
+        taken = {p.data.get("id") for p in panels if not p.builder or id(p) in fixed}
+        free = (n for n in range(1, 1_000_000) if n not in taken)
+        wrong = {id(p) for p in builders if id(p) not in fixed and p.data.get("id") != next(free)}
+        if not wrong:
+            return fixed
+        fixed |= wrong
 
 
 def _flat(items: list[_Panel]) -> list[_Panel]:
@@ -209,12 +227,16 @@ def _counts(items: list[_Panel], data: dict[str, Any]) -> dict[str, int]:
 
 
 def _dashboard_call(data: dict[str, Any], items: list[_Panel], rows: list[Any] | None) -> Call:
+    variables = (data.get("templating") or {}).get("list")
+    calls = [variable_call(v) for v in variables] if isinstance(variables, list) else None
+    built = _obskit_call(data, items, rows, calls)
+    if built is not None:
+        return built
     settings = {k: v for k, v in data.items() if k != "panels"}
     kwargs: dict[str, Any] = {}
-    variables = (data.get("templating") or {}).get("list")
-    if isinstance(variables, list):
+    if calls is not None:
         settings["templating"] = {k: v for k, v in data["templating"].items() if k != "list"}
-        kwargs["variables"] = [variable_call(v) for v in variables]
+        kwargs["variables"] = calls
     if "panels" in data:
         settings["panels"] = []  # the panels come from rows=/panels= below
     if rows is not None:
@@ -223,6 +245,37 @@ def _dashboard_call(data: dict[str, Any], items: list[_Panel], rows: list[Any] |
         kwargs["panels"] = [Name(i.var) for i in items]
     kwargs["source"] = Name("__file__")
     return Call("d.dashboard", (settings,), kwargs)
+
+
+def _obskit_call(
+    data: dict[str, Any], items: list[_Panel], rows: list[Any] | None, variables: list[Any] | None
+) -> Call | None:
+    """``p.dashboard(...)`` when it gives back every dashboard setting exactly (a dashboard
+    obskit made): builder panels in rows with automatic ids, ``p.variable`` variables."""
+    plain = all(i.builder and i.code.fn != "d.place" for i in items)
+    if rows is None or not plain or not all(isinstance(v, Call) for v in variables or []):
+        return None
+    time = data.get("time") or {}
+    kwargs: dict[str, Any] = {"uid": data.get("uid"), "description": data.get("description")}
+    optional = {
+        "time": ((time.get("from"), time.get("to")), ("now-6h", "now")),
+        "timezone": (data.get("timezone"), "browser"),
+        "tags": (tuple(data.get("tags") or ()), ("obskit",)),
+    }
+    kwargs.update({k: v for k, (v, default) in optional.items() if v != default})
+    extra = {"variables": variables} if variables else {}
+    probe = Call("p.dashboard", (data.get("title"),), {**kwargs, **extra, "rows": []})
+    try:
+        built = to_data(probe.evaluate(FUNCTIONS, {}))
+    except Exception as exc:
+        log.debug("p.dashboard refused %r: %s", data.get("title"), exc)
+        return None
+    keep = {k: v for k, v in data.items() if k != "panels"}
+    if _text(keep) != _text({k: v for k, v in built.items() if k != "panels"}):
+        return None
+    rows_code = [Call("p.row", (height, *_row_items(members))) for height, members in rows]
+    return Call("p.dashboard", probe.args,
+                {**kwargs, **extra, "rows": rows_code, "source": Name("__file__")})  # fmt: skip
 
 
 def _row_items(members: list[tuple[_Panel, int]]) -> list[Any]:
