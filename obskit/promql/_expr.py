@@ -20,7 +20,7 @@ import promql_parser as pp
 from .._time import parse_duration
 from ..config import SCRAPE_INTERVAL
 from ..errors import ConfigError, QuerySyntaxError
-from . import _infer
+from . import _dialect, _infer
 from ._ast import Visit, parse_text, walk
 from ._macros import (
     OFFLINE_END,
@@ -61,6 +61,9 @@ class PanelContext:
         Where the range ends (``$__to``); offline a fixed instant, :data:`OFFLINE_END`.
     dashboard : bool
         The query is a panel's: fixed ``rate()`` windows are findings.
+    dialect : str
+        The server's PromQL: ``prometheus-2`` (default), ``prometheus-3`` or
+        ``victoriametrics`` (see :mod:`obskit.promql._dialect`).
 
     >>> PanelContext(range_seconds=7 * 86400, max_data_points=500).interval_seconds
     1200.0
@@ -73,9 +76,11 @@ class PanelContext:
     variables: Mapping[str, VariableValue] = field(default_factory=dict)
     end: datetime = OFFLINE_END
     dashboard: bool = False
+    dialect: str = _dialect.DEFAULT
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        _dialect.check(self.dialect)
         set_(self, "scrape_interval", parse_duration(self.scrape_interval, "scrape_interval"))
         if self.interval is not None:
             set_(self, "interval", parse_duration(self.interval, "interval"))
@@ -242,7 +247,8 @@ class Expr:
     @cached_property
     def _parsed(self) -> tuple[Any, QuerySyntaxError | None]:
         try:
-            return parse_text(self.prepared.text, original=self.text), None
+            text = _dialect.for_parser(self.prepared.text, self.context.dialect)
+            return parse_text(text, original=self.text), None
         except QuerySyntaxError as err:
             return None, err
 
@@ -274,6 +280,14 @@ class Expr:
         """The metric names the query selects (no ``__name__`` regexes), in source order."""
         names = (_infer.name_of(s) for s in self.selectors)
         return tuple(dict.fromkeys(n for n in names if n and not n.startswith("__")))
+
+    def dialect_findings(self) -> list[tuple[str, str, str]]:
+        """``(rule, severity, message)`` for what the context's dialect lacks."""
+        return _dialect.findings(self.tree, self.text, self.context.dialect)
+
+    def restore(self, printed: str) -> str:
+        """Text printed from :attr:`tree` with the query's own spellings put back."""
+        return _dialect.restore(printed, self.text)
 
     # -- what it returns ---------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ class Context:
         for printed, original in self.prep.numbers.items():
             text = re.sub(rf"\b{printed}\b", original.replace("\\", "\\\\"), text)
         pattern = rf"\b{grafana.PLACEHOLDER_PREFIX}(\w+)"
-        return re.sub(pattern, lambda m: self.prep.originals.get(m.group(1), m.group(0)), text)
+        text = re.sub(pattern, lambda m: self.prep.originals.get(m.group(1), m.group(0)), text)
+        return self.query.restore(text)
 
     def number(self, node: Any) -> float | None:
         """The real value of a number literal (``None`` for an unknown variable)."""
@@ -250,9 +251,11 @@ def panel_context(
     variables: Mapping[str, Any] | None = None,
     range_seconds: float | None = None,
     max_data_points: int | None = None,
+    dialect: str | None = None,
 ) -> dict[str, Any]:
     """The :class:`PanelContext` fields given as lint/validate keyword arguments."""
     given = {
+        "dialect": dialect,
         "scrape_interval": scrape_interval,
         "dashboard": dashboard,
         "variables": variables,

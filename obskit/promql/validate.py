@@ -2,17 +2,21 @@
 
 Besides the lint rules (:mod:`obskit.lint`), a run against a server adds:
 
-====================  ========  ===========================================================
-rule                  severity  meaning
-====================  ========  ===========================================================
-execution-error       error     Prometheus refused or failed the query (its message)
-series-budget         error     the result has more series than ``series_budget``
-empty-result          warning   the query returned nothing at that time
-nan-series            warning   some series are NaN only (0/0, quantile of empty buckets)
-prometheus-warning    info      a warning or info Prometheus returned with the result
-query-cost            info      samples read, when the client offers ``query_stats``
-metadata-unavailable  info      live metadata could not be read; checked offline only
-====================  ========  ===========================================================
+======================  ========  ===========================================================
+rule                    severity  meaning
+======================  ========  ===========================================================
+execution-error         error     Prometheus refused or failed the query (its message)
+series-budget           error     the result has more series than ``series_budget``
+empty-result            warning   the query returned nothing at that time
+nan-series              warning   some series are NaN only (0/0, quantile of empty buckets)
+prometheus-warning      info      a warning or info Prometheus returned with the result
+query-cost              info      samples read, when the client offers ``query_stats``
+metadata-unavailable    info      live metadata could not be read; checked offline only
+offline-parse-failed    info      the server reads a query the offline parser cannot (not linted)
+unsupported-function    error     offline: a function the dialect does not have (``limitk`` on 2.x)
+unsupported-syntax      error     offline: syntax the dialect does not have (quoted names on 2.x)
+experimental-function   warning   offline: a Prometheus 3 function behind a feature flag
+======================  ========  ===========================================================
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from .._time import parse_time
-from ..errors import ObskitError, PromQLWarning, ValidationError
+from ..errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
+from . import _dialect
 from . import lint as _lint
 from ._expr import Expr
 from ._infer import name_of
@@ -150,6 +155,7 @@ def validate(
     series_budget: int = 500,
     range_seconds: float | None = None,
     max_data_points: int | None = None,
+    dialect: str | None = None,
 ) -> Report:
     """Check a query: syntax and lint offline; with a client, live metadata and a real run.
 
@@ -170,6 +176,12 @@ def validate(
         More series than this is an error (``series-budget``).
     range_seconds, max_data_points
         The panel settings used to expand ``$__interval``/``$__rate_interval``/``$__range``.
+    dialect : str, optional
+        ``prometheus-2``, ``prometheus-3`` or ``victoriametrics``: which functions and
+        syntax exist (default: the client's server, from its build info; offline
+        ``prometheus-2``). With a client the server decides syntax itself
+        (``/api/v1/format_query``): an offline parser error the server does not share is
+        not an error.
 
     Returns
     -------
@@ -181,9 +193,11 @@ def validate(
     >>> validate("sum(rate(voicebot_calls_total[5m])").ok
     False
     """
+    if dialect is None and client is not None:
+        dialect = _server_dialect(client)
     query = read(
         expr, scrape_interval=scrape_interval, dashboard=dashboard, variables=variables,
-        range_seconds=range_seconds, max_data_points=max_data_points,
+        range_seconds=range_seconds, max_data_points=max_data_points, dialect=dialect,
     )  # fmt: skip
     at = None if time is None else parse_time(time, "time")
     if at is None and client is not None:
@@ -193,11 +207,19 @@ def validate(
     if at is not None:
         query = query.within(end=at)
     expanded = query.expanded
-    if query.syntax_error is not None:
+    verdict = _server_syntax(client, expanded) if client is not None else None
+    if isinstance(verdict, Finding):
+        return _report(query.text, expanded, [verdict])  # the server's parser said no
+    if query.syntax_error is not None and verdict is None:
         return _report(query.text, expanded, _lint.lint(query))
-    live, found = ({}, []) if client is None else _metadata(client, query)
-    budget = None if client is not None else series_budget
-    found += _lint.lint(query, series_budget=budget, **live)
+    if query.syntax_error is not None:  # the server reads what the offline parser cannot
+        found = [_unlinted(query)]
+    else:
+        live, found = ({}, []) if client is None else _metadata(client, query)
+        budget = None if client is not None else series_budget
+        found += _lint.lint(query, series_budget=budget, **live)
+        if client is None:
+            found += [Finding(*f) for f in query.dialect_findings()]
     if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
         return _report(query.text, expanded, found)
     frame, run = _run(client, expanded, time)
@@ -209,6 +231,48 @@ def validate(
     stats = _stats(client, expanded, time)
     found += _cost(stats)
     return _report(query.text, expanded, found, count, stats)
+
+
+# -- the server's dialect ----------------------------------------------------------------------
+
+
+def _server_dialect(client: SupportsValidation) -> str:
+    """The client's server's dialect from its build info (``prometheus-2`` if unknown)."""
+    build_info = getattr(client, "build_info", None)
+    if not callable(build_info):
+        return _dialect.DEFAULT
+    try:
+        return _dialect.dialect_of(build_info())
+    except ObskitError as exc:
+        log.info("validate: no build info: %s", exc)
+        return _dialect.DEFAULT
+
+
+def _server_syntax(client: SupportsValidation, expanded: str) -> Finding | str | None:
+    """What the server's own parser says: ``"ok"``, a syntax-error finding, or ``None``
+    when the server cannot tell (no ``/api/v1/format_query`` before Prometheus 2.38)."""
+    format_query = getattr(client, "format_query", None)
+    if not callable(format_query):
+        return None
+    try:
+        format_query(expanded)
+    except QuerySyntaxError as exc:
+        return Finding("syntax-error", "error", f"the server rejects the query: {exc.message}")
+    except ObskitError as exc:
+        log.info("validate: the server cannot check syntax: %s", exc)
+        return None
+    return "ok"
+
+
+def _unlinted(query: Expr) -> Finding:
+    error = query.syntax_error
+    first = (error.message if error is not None else "").splitlines()[0]
+    return Finding(
+        "offline-parse-failed",
+        "info",
+        f"the offline parser cannot read this query ({first}) but the server accepts it, "
+        "so it ran without the lint rules",
+    )
 
 
 def _report(
