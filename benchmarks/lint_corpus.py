@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from obskit.lint import Finding, lint
+from obskit.promql import Expr
 
 #: Rules added after the cases file was written, by the peer check they answer.
 LATER_COUNTERPARTS: dict[str, tuple[str, ...]] = {
@@ -167,6 +168,20 @@ def run_cases(files: list[Path]) -> Cases:
     return tallies, crashes, notes, found
 
 
+def namespace_changes(found: list[tuple[str, str, Finding]]) -> int:
+    """Fixes that bring in a metric from a namespace none of the replaced metrics had."""
+    changed = 0
+    for _, expr, finding in found:
+        if not finding.fix:
+            continue
+        before = set(Expr.of(expr).metrics)
+        after = set(Expr.of(finding.fix).metrics)
+        spaces = {name.partition("_")[0] for name in before - after}
+        if any(name.partition("_")[0] not in spaces for name in after - before):
+            changed += 1
+    return changed
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -200,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:20} {_share(tally)}")
     print("\n".join(notes))
     crashes += case_crashes
+    everything = found + case_found
+    print(f"fixes: {sum(1 for _, _, f in everything if f.fix)}, of which change a metric's "
+          f"namespace: {namespace_changes(everything)}")  # fmt: skip
     print(f"crashes: {len(crashes)}")
     for crash in crashes:
         print(crash, file=sys.stderr)
@@ -208,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             writer = csv.writer(out, delimiter="\t", lineterminator="\n")
             writer.writerow(["source", "rule", "expr", "message", "fix"])
             for name, expr, f in found + case_found:
-                writer.writerow([name, f.rule, " ".join(expr.split()), " ".join(f.message.split()), f.fix or ""])
+                writer.writerow(
+                    [name, f.rule, " ".join(expr.split()), " ".join(f.message.split()), f.fix or ""]
+                )
     return 1 if crashes else 0
 
 

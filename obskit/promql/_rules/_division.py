@@ -56,7 +56,9 @@ def division_unguarded(ctx: Context) -> list[Finding]:
             continue
         den = child(visit, "rhs")
         if _constant(ctx, den.node) == 0:
-            what = "divides by" if str(visit.node.op) == "/" else "takes the remainder of"
+            what = (
+                "divides by" if str(visit.node.op) == "/" else "takes a remainder after dividing by"
+            )
             found.append(
                 Finding(
                     "division-unguarded",
