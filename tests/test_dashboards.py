@@ -402,7 +402,7 @@ def test_preview_page_places_every_panel_like_the_grid() -> None:
     assert html == page(data, queries, results)
 
 
-@pytest.mark.parametrize("action", ["build", "check", "preview", "add"])
+@pytest.mark.parametrize("action", ["build", "check", "preview", "add", "import", "diff"])
 def test_every_subcommand_has_help(action: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         cli.main(["dashboards", action, "--help"])

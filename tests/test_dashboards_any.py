@@ -352,3 +352,21 @@ def test_each_target_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     path = DATA / "node-mixin-nodes.json"
     found = inspect([path], at=AT, scrape_interval=15)
     assert len(calls) == len(found.targets) == _all_targets(json.loads(path.read_text()))
+
+
+def test_a_committed_json_checked_by_path_reports_drift_from_its_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    grafana = Path(shutil.copytree(DATA.parent.parent.parent / "grafana", tmp_path / "grafana"))
+    target = grafana / "dashboards" / "system-overview.json"
+    assert cli.main(["dashboards", "check", "--offline", str(target)]) == 0
+    capsys.readouterr()
+    target.write_text(target.read_text().replace('"unit": "ops"', '"unit": "wps"'))
+    assert cli.main(["dashboards", "check", "--offline", str(target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"{target}: differs from a fresh build of system-overview.dashboard.py; "
+        "`obskit dashboards diff` shows how"
+    ]

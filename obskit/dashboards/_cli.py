@@ -326,7 +326,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     prev = dsub.add_parser("preview", help="render a dashboard with real data into one HTML file",
                            description="Plotly figures laid out like the Grafana grid, standalone HTML.")  # fmt: skip
-    prev.add_argument("name", metavar="NAME", help="e.g. system-overview")
+    prev.add_argument("name", metavar="NAME|PATH", help="e.g. system-overview, or any JSON file")
     prev.add_argument("--out", metavar="FILE.html", type=_out, default=None,
                       help="default: NAME.preview.html")  # fmt: skip
     _common(prev)
