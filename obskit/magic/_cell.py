@@ -14,8 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .. import config
-from .._time import parse_duration
+from .._time import parse_duration, parse_time
 from ..errors import ConfigError, ObskitError
 from ..promql._expr import Expr, PanelContext
 
@@ -168,8 +167,8 @@ def _run(line: str, body: str, namespace: dict[str, Any], clients: Any) -> Any:
     )
     if query.syntax_error is not None:
         raise query.syntax_error  # shown with its caret; nothing is sent
-    at = config.parse_instant(options.end, "--end") if options.end != "now" else None
-    report = obskit.validate(query, client, time=at)
+    at = parse_time(options.end, "--end")
+    report = obskit.validate(query, client, time=at, dashboard=bool(options.panel) or None)
     if any(f.severity != "info" for f in report.findings):
         display(report)  # the findings and their fixes, above the result
     frame = _fetch(client, query, options)
