@@ -200,10 +200,8 @@ def query_unit(query: str) -> str | None:
     >>> query_unit("histogram_quantile(0.95, sum by (le) (rate(voicebot_llm_latency_seconds_bucket[5m])))")
     's'
     """
-    if not query.strip():
-        return None
-    expr = Expr.of(query)
-    if expr.syntax_error is None:
+    expr = _parsed(query)
+    if expr is not None:
         return expr.unit
     metrics = (find_metric(n) for n in _NAME.findall(query))
     return next((m.unit for m in metrics if m is not None), None)
@@ -237,9 +235,13 @@ def _series_unit(name: str) -> str | None:
 
 
 def _first_name_in(query: str) -> str | None:
-    if not query.strip():
-        return None
-    expr = Expr.of(query)
-    if expr.syntax_error is None:
+    expr = _parsed(query)
+    if expr is not None:
         return expr.metrics[0] if expr.metrics else None
     return next((n for n in _NAME.findall(query) if find_metric(n)), None)
+
+
+def _parsed(query: str) -> Expr | None:
+    """The parsed query, or ``None`` for an empty one or one that does not parse."""
+    expr = Expr.of(query) if query.strip() else None
+    return expr if expr is not None and expr.syntax_error is None else None

@@ -5,7 +5,6 @@ dashboard variables (``$provider``), so one query works in a notebook and in a p
 """
 
 from . import lint, validate
-from ._expr import Expr, PanelContext
 from ._builders import (
     aggregate,
     bot_resolution_rate,
@@ -27,6 +26,7 @@ from ._builders import (
     selector,
     topk,
 )
+from ._expr import Expr, PanelContext
 
 __all__ = [
     "Expr",
