@@ -125,9 +125,8 @@ def _check_files(source: Path) -> tuple[list[Problem], dict[str, Any] | None]:
         message = f"is not a Grafana dashboard (a JSON object); {_REBUILD}"
         return [Problem(file, message, rule="json")], None
     try:
-        found = (
-            [] if is_imported(source) else check_structure(data, file, f"obskit-{_name(source)}")
-        )
+        house = not _imported(source, is_imported)
+        found = check_structure(data, file, f"obskit-{_name(source)}") if house else []
     except (AttributeError, LookupError, TypeError, ValueError) as exc:
         return [_unreadable(source, exc)], None
     try:
@@ -139,6 +138,15 @@ def _check_files(source: Path) -> tuple[list[Problem], dict[str, Any] | None]:
                              "the JSON are lost: make them in the source); run `obskit dashboards "
                              "build` and commit both", rule="stale"))  # fmt: skip
     return found, data
+
+
+def _imported(source: Path, is_imported: Any) -> bool:
+    """Whether the source is an imported dashboard; a source that fails to load is not
+    (the fresh build below reports why it fails)."""
+    try:
+        return bool(is_imported(source))
+    except ObskitError:
+        return False
 
 
 def _source_problem(exc: ObskitError, source: Path) -> Problem:
