@@ -436,3 +436,15 @@ def test_check_series_budget() -> None:
 )
 def test_estimate_series(expr: str, expected: int | None) -> None:
     assert estimate_series(expr) == expected
+
+
+def test_the_rule_table_is_derived_from_the_registry() -> None:
+    from pathlib import Path
+
+    from obskit.promql import lint as module
+
+    doc = module.__doc__ or ""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for rule in RULES:
+        assert f"\n{rule} " in doc, rule
+        assert f"`{rule}`" in readme, f"README's lint table lacks {rule}"
