@@ -78,7 +78,7 @@ def promql_before_cursor(code: str, cursor: int) -> str | None:
 
     >>> promql_before_cursor("%%promql --range 6h\\nsum by (mod", 31)
     'sum by (mod'
-    >>> promql_before_cursor('df = client.query_range("voicebot_llm_l', 38)
+    >>> promql_before_cursor('df = client.query_range("voicebot_llm_l', 39)
     'voicebot_llm_l'
     >>> promql_before_cursor("x = 1", 5) is None
     True
