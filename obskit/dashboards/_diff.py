@@ -71,8 +71,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     ...                  "gridPos": {"h": 4, "w": 6, "x": 0, "y": 0}}]}
     >>> b = {"panels": [{"id": 1, "title": "A", "type": "stat",
     ...                  "gridPos": {"h": 4, "w": 6, "x": 6, "y": 0}}], "version": 9}
-    >>> [c.line() for c in diff(a, b)]
-    ["panel 'A' (id 1): panel-moved: {\\"x\\": 0, \\"y\\": 0} -> {\\"x\\": 6, \\"y\\": 0}"]
+    >>> print(*[c.line() for c in diff(a, b)])
+    panel 'A' (id 1): panel-moved: {"x": 0, "y": 0} -> {"x": 6, "y": 0}
     """
     changes = list(_settings(old, new))
     changes += _variables(old, new)

@@ -40,6 +40,10 @@ def normalised(data: Any) -> str:
     The API's ``{"dashboard": ...}`` wrapper is removed; top-level panels are ordered by
     grid position (``y``, then ``x``: Grafana sorts them so when it loads a dashboard);
     keys are sorted and indented 2. Nothing else is changed.
+
+    >>> a = {"panels": [{"id": 2, "gridPos": {"y": 8, "x": 0}}, {"id": 1, "gridPos": {"y": 0, "x": 0}}]}
+    >>> normalised({"dashboard": a, "meta": {}}) == normalised({"panels": a["panels"][::-1]})
+    True
     """
     board = copy.deepcopy(_model.unwrap(data) or data)
     panels = board.get("panels")

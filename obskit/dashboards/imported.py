@@ -124,9 +124,10 @@ def dashboard(
     ``panels`` (placed with their own ``gridPos``), then the panels added from notebooks
     (``source=__file__`` reads ``NAME.panels.yaml``) below everything else.
 
-    >>> dashboard({"title": "T", "uid": "t", "schemaVersion": 39},
-    ...           panels=[place(panel({"type": "text"}), 4, 24, 0, 0)]).to_data()["panels"][0]["id"]
-    1
+    >>> board = dashboard({"title": "T", "uid": "t", "schemaVersion": 39},
+    ...                   panels=[place(panel({"type": "text", "id": 3}), 4, 24, 0, 0)])
+    >>> board.to_data()["panels"]
+    [{'type': 'text', 'id': 3, 'gridPos': {'h': 4, 'w': 24, 'x': 0, 'y': 0}}]
     """
     if "title" not in settings:
         raise ConfigError("an imported dashboard's settings need a 'title', e.g. {'title': 'X'}")
