@@ -128,6 +128,13 @@ def lint_case(case: dict[str, Any]) -> list[Finding]:
     return lint(case["query"], **kwargs)
 
 
+def _is_cases(data: Any) -> bool:
+    """Whether parsed YAML is a cases file: a list of mappings with a query and a verdict."""
+    return isinstance(data, list) and all(
+        isinstance(c, dict) and "query" in c and "peer_verdict" in c for c in data
+    )
+
+
 def score(case: dict[str, Any], reported: set[str], counterparts: tuple[str, ...]) -> str:
     hit = bool(reported & set(counterparts))
     if case["peer_verdict"] == "flagged":
@@ -142,7 +149,10 @@ def run_cases(files: list[Path]) -> Cases:
     tallies: dict[str, Counter[str]] = {"file's counterparts": Counter(), "with later": Counter()}
     crashes, notes, found = [], [], []
     for file in files:
-        for case in yaml.safe_load(file.read_text()) or []:
+        cases = yaml.safe_load(file.read_text())
+        if not _is_cases(cases):
+            continue  # another YAML file (panels.yaml, provisioning): not a cases file
+        for case in cases:
             try:
                 findings = lint_case(case)
             except Exception:
@@ -200,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, help="write dashboard findings as TSV here")
     args = parser.parse_args(argv)
     jsons = sorted(p for d in args.dirs for p in d.rglob("*.json"))
-    cases = sorted(p for d in args.dirs for p in d.rglob("*.yaml"))
+    yamls = sorted(p for d in args.dirs for p in d.rglob("*.yaml"))
+    cases = [p for p in yamls if _is_cases(yaml.safe_load(p.read_text()))]
     found, crashes, targets = lint_dashboards(jsons)
     by_rule = Counter(f.rule for _, _, f in found)
     fixes = sum(1 for _, _, f in found if f.fix)
