@@ -357,3 +357,24 @@ def test_grouping_by_a_label_an_inner_aggregation_removed(expr: str) -> None:
 )
 def test_grouping_by_labels_the_inner_expression_keeps(expr: str) -> None:
     assert "unknown-label" not in rules(expr)
+
+
+# -- live, against the real demo Prometheus ---------------------------------------------------------
+
+
+@pytest.mark.prometheus
+def test_live_unknown_metric_is_what_the_demo_server_lacks(demo_client: Any, demo: Any) -> None:
+    from obskit import validate
+
+    def found(expr: str) -> list[Finding]:
+        report = validate(expr, demo_client, time=demo.end)
+        return [f for f in report.findings if f.rule == "unknown-metric"]
+
+    (typo,) = found("sum(rate(voicebot_cals_total[5m]))")
+    assert "server has no series" in typo.message
+    assert typo.fix == "sum(rate(voicebot_calls_total[5m]))"
+    (foreign,) = found("node_pressure_cpu_waiting_seconds_total")  # the demo has no such series
+    assert foreign.fix is None
+    assert found("up") == [] and found("scrape_duration_seconds") == []
+    assert found("instance:node_cpu_utilisation:rate5m") == []
+    assert found("sum(rate(voicebot_calls_total[5m]))") == []
