@@ -189,11 +189,10 @@ def _check_committed(args: argparse.Namespace, names: list[str]) -> int:
 def _check_paths(args: argparse.Namespace, paths: list[str]) -> int:
     from ._check import instant
     from ._inspect import inspect
-    from ._provisioning import GRAFANA_DEFAULT_INTERVAL
 
     found = inspect(
         paths, live=not args.offline, prometheus=args.prometheus, at=instant(args.at),
-        scrape_interval=args.scrape_interval or GRAFANA_DEFAULT_INTERVAL,
+        scrape_interval=args.scrape_interval,
         variables=_overrides(args.var),
     )  # fmt: skip
     if args.format == "json":
@@ -316,7 +315,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     check.add_argument("names", nargs="*", metavar="NAME|PATH", help="dashboards or JSON files")
     check.add_argument("--offline", action="store_true", help="lint only; run no query")
     check.add_argument("--scrape-interval", metavar="DURATION", type=_duration, default=None,
-                       help="for PATHs: the data source's scrape interval (default 15s, Grafana's)")  # fmt: skip
+                       help="for PATHs: the data source's scrape interval (default: the provisioned "
+                       "one of the file's grafana/ folder, else 15s, Grafana's)")  # fmt: skip
     check.add_argument("--var", metavar="NAME=VALUE", type=_assignment, action="append",
                        help="for PATHs: a variable's value instead of its default (repeat "
                        "the name for several values)")  # fmt: skip

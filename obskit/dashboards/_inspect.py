@@ -18,7 +18,9 @@ from ..errors import AuthError, ObskitError, TLSError, UnreachableError
 from ..promql._lintctx import Finding
 from . import _model
 from ._check import client_for, lint_query, run_query
-from ._plan import SCRAPE_INTERVAL, Query, Skipped, plan_board
+from ._plan import Query, Skipped, plan_board
+from ._provisioning import GRAFANA_DEFAULT_INTERVAL
+from ._provisioning import scrape_interval as scrape_interval_of
 from ._sidecar import SOURCE_SUFFIX
 from ._structure import Problem
 
@@ -105,10 +107,13 @@ def inspect(
     client: Any = None,
     prometheus: str | None = None,
     at: datetime,
-    scrape_interval: float = SCRAPE_INTERVAL,
+    scrape_interval: float | None = None,
     variables: Mapping[str, Any] | None = None,
 ) -> Inspection:
     """Lint (and with ``live`` run) every target of the dashboard JSON files in ``paths``.
+
+    ``scrape_interval`` is the data source's; by default the provisioned one for a file in
+    a ``grafana/dashboards`` folder that has ``grafana/provisioning``, else Grafana's 15 s.
 
     ``variables`` override the dashboards' variable defaults (``{"job": "node"}``).
 
@@ -123,7 +128,8 @@ def inspect(
             data = _model.read(file)
             found.files.append(name)
             found.problems += _stale(file)
-            board = plan_board(data, at, scrape_interval, variables)
+            interval = scrape_interval or _provisioned(file)
+            board = plan_board(data, at, interval, variables)
             found.targets += [_skipped(name, s) for s in board.skipped]
             planned.append((name, board.queries))
     linted = {(name, id(q)): _linted(name, q) for name, queries in planned for q in queries}
@@ -138,6 +144,14 @@ def inspect(
     order = {name: i for i, name in enumerate(found.files)}
     found.targets.sort(key=lambda t: (order[t.file], t.status == "skipped"))
     return found
+
+
+def _provisioned(file: Path) -> float:
+    """The scrape interval Grafana's provisioning gives a file's folder (else 15 s)."""
+    grafana = file.resolve().parent.parent
+    if file.resolve().parent.name == "dashboards" and (grafana / "provisioning").is_dir():
+        return scrape_interval_of(grafana)
+    return GRAFANA_DEFAULT_INTERVAL
 
 
 def _skipped(file: str, s: Skipped) -> TargetReport:
