@@ -119,6 +119,13 @@ def test_unknown_label_offline_for_an_owned_complete_entry() -> None:
     assert "'sitee'" in found.message
 
 
+def test_deployment_labels_are_configurable() -> None:
+    expr = 'voicebot_active_calls{cluster="eu", zone="a"}'
+    assert "unknown-label" not in rules(expr, deployment_labels=["cluster", "zone"])
+    (found,) = only(expr, "unknown-label", deployment_labels=["zone"])
+    assert "'cluster'" in found.message
+
+
 def test_live_series_make_deployment_labels_claimable() -> None:
     (found,) = only('voicebot_active_calls{cluster="eu"}', "unknown-label", labels=LIVE)
     assert "'cluster'" in found.message

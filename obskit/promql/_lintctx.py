@@ -95,6 +95,8 @@ class Context:
         self.scrape = self.query.context.scrape_interval
         self.dashboard = self.query.context.dashboard
         self.printer = Printer({}, self.prep.durations)
+        #: Labels relabeling adds in this deployment: never reported missing offline.
+        self.deployment_labels: frozenset[str] = DEPLOYMENT_LABELS
 
     def text(self, visit: Visit) -> str:
         return self._restore(self.printer(visit.node, visit.path))

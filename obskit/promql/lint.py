@@ -62,6 +62,7 @@ def estimate_series(expr: str | Expr, **kwargs: Any) -> int | None:
 def _context(expr: str | Expr, kwargs: dict[str, Any]) -> Context | list[Finding]:
     live = {k: kwargs.pop(k, None) for k in ("types", "labels", "label_values")}
     kwargs.pop("series_budget", None)
+    kwargs.pop("deployment_labels", None)
     return build_context(read(expr, **kwargs), **live)
 
 
@@ -77,6 +78,7 @@ def lint(
     series_budget: int | None = None,
     range_seconds: float | None = None,
     max_data_points: int | None = None,
+    deployment_labels: Iterable[str] | None = None,
 ) -> list[Finding]:
     """Check a query offline and return its findings, errors first.
 
@@ -103,6 +105,9 @@ def lint(
     range_seconds, max_data_points
         Panel settings that give ``$__interval`` and ``$__rate_interval`` their values
         (default 6 h and 1,000: see :class:`PanelContext`).
+    deployment_labels : iterable of str, optional
+        Labels your relabeling or external labels add (default ``cluster``, ``namespace``,
+        ``pod``, ``region``, ``env``, ``replica``): offline, they are never reported missing.
 
     Returns
     -------
@@ -121,6 +126,8 @@ def lint(
     ctx = build_context(query, types=types, labels=labels, label_values=label_values)
     if isinstance(ctx, list):
         return ctx
+    if deployment_labels is not None:
+        ctx.deployment_labels = frozenset(deployment_labels)
     found = [finding for rule in RULE_FUNCS for finding in rule(ctx)]
     if series_budget is not None:
         count = query.series_estimate(ctx.values)

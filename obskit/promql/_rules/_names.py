@@ -17,7 +17,7 @@ import promql_parser as pp
 from .. import _macros as grafana
 from .._ast import Visit, func_name, match_op, unwrap, walk
 from .._infer import KEEP_LABELS, name_of, output_labels
-from .._lintctx import DEPLOYMENT_LABELS, TARGET_LABELS, Context, Finding, namespace, selectors
+from .._lintctx import TARGET_LABELS, Context, Finding, namespace, selectors
 
 #: Series every Prometheus has, or writes itself: never unknown.
 _BUILTIN = re.compile(r"^(up|scrape_\w*|ALERTS\w*)$")
@@ -85,7 +85,7 @@ def _claimable(ctx: Context, name: str, label: str) -> bool:
     """Whether a label missing from ``name``'s label set may be reported."""
     if ctx.labels_live(name):
         return True
-    return label not in TARGET_LABELS and label not in DEPLOYMENT_LABELS
+    return label not in TARGET_LABELS and label not in ctx.deployment_labels
 
 
 def _known_selectors(ctx: Context) -> list[tuple[Visit, str]]:
