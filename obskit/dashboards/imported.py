@@ -129,8 +129,10 @@ def dashboard(
     >>> board.to_data()["panels"]
     [{'type': 'text', 'id': 3, 'gridPos': {'h': 4, 'w': 24, 'x': 0, 'y': 0}}]
     """
-    if "title" not in settings:
-        raise ConfigError("an imported dashboard's settings need a 'title', e.g. {'title': 'X'}")
+    if not isinstance(settings, Mapping):
+        raise ConfigError(
+            f"an imported dashboard's settings are its JSON (a dict); got {settings!r:.80}"
+        )
     placed = [*layout(rows), *panels]
     if source is not None:
         placed += _sidecar_panels(source, placed)
