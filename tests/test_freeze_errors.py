@@ -193,10 +193,13 @@ def test_demo_stop_then_start_on_the_same_port_works_at_once(tmp_path: Path) -> 
     assert first.returncode == 0, first.stderr
     url = f"http://127.0.0.1:{port}"
     assert f"PROMETHEUS_URL={url}" in first.stdout
-    with requests.Session() as session:  # a kept-alive connection the server closes on stop
-        assert session.get(f"{url}/api/v1/query", params={"query": "up"}, timeout=10).ok
-        stopped = _obskit("demo", "stop", env=env)
-        assert stopped.returncode == 0, stopped.stderr
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as conn:
+        # "Connection: close": the server closes first, so its side (port P) enters TIME_WAIT
+        conn.sendall(b"GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        while conn.recv(65536):
+            pass
+    stopped = _obskit("demo", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
     with socket.socket() as plain, pytest.raises(OSError):  # the old check's bind: TIME_WAIT
         plain.bind(("127.0.0.1", int(port)))
     again = _obskit("demo", "start", "--data", str(fixture), "--port", port, env=env)

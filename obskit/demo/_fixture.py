@@ -35,7 +35,9 @@ MANIFEST = "manifest.json"
 SERIES, TIMES, VALUES, METADATA = "series.json", "times.z", "values.z", "metadata.json"
 XOR = -1
 _MAX_DIGITS = 6
-_LEVEL = 6
+#: zlib levels of times and values: 6 packs regular timestamps 4x tighter than 1 in the time
+#: level 1 takes for values, where 6 would gain ~10 % at twice the time.
+_LEVELS = (6, 1)
 
 
 @dataclass
@@ -76,9 +78,9 @@ def _unzigzag(u: np.ndarray) -> np.ndarray:
     return ((u >> np.uint64(1)).view(np.int64)) ^ -((u & np.uint64(1)).view(np.int64))
 
 
-def _pack(column: np.ndarray) -> bytes:
+def _pack(column: np.ndarray, level: int) -> bytes:
     shuffled = column.astype("<u8").view(np.uint8).reshape(-1, 8).T.copy()
-    return zlib.compress(shuffled.tobytes(), _LEVEL)
+    return zlib.compress(shuffled.tobytes(), level)
 
 
 def _unpack(blob: bytes, count: int, name: str) -> np.ndarray:
@@ -167,7 +169,7 @@ def encode(samples: Samples) -> tuple[list[dict[str, Any]], bytes, bytes]:
         lo += count
     values = np.concatenate(columns) if columns else np.empty(0, np.uint64)
     with ThreadPoolExecutor(2) as pool:  # zlib releases the GIL: both columns at once
-        times_blob, values_blob = pool.map(_pack, [times, values])
+        times_blob, values_blob = pool.map(_pack, [times, values], _LEVELS)
     return entries, times_blob, values_blob
 
 

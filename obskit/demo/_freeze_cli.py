@@ -39,7 +39,7 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_freeze_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_freeze_parser(sub: argparse._SubParsersAction) -> None:
     """The ``freeze`` subcommand."""
     from .freeze import MAX_SAMPLES, MAX_SERIES
 

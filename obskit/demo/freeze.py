@@ -252,33 +252,46 @@ def _join(windows: list[_raw.Window], selectors: int = 1) -> _fixture.Samples:
     """One series per label set, samples in time order (windows come in time order).
 
     ``windows`` holds, for each time window, one result per selector: a series two
-    selectors both match is kept once per time window.
+    selectors both match is kept once per time window. Samples are moved as whole
+    segments (one series in one window), so the order costs a sort of segments, not
+    of samples.
     """
     ids: dict[tuple[tuple[str, str], ...], int] = {}
-    owners, times, values = [], [], []
+    owner, first, length, times, values = [], [], [], [], []
+    offset = 0
     seen: set[int] = set()
     for index, window in enumerate(windows):
         if index % selectors == 0:
             seen = set()
-        sid = np.array([ids.setdefault(_key(m), len(ids)) for m in window.metrics], np.int64)
-        fresh = np.array([i not in seen for i in sid.tolist()], bool)
-        seen.update(sid.tolist())
-        keep = np.repeat(fresh, window.counts)
-        owners.append(np.repeat(sid, window.counts)[keep])
-        times.append(window.times_ms[keep])
-        values.append(window.values[keep])
-    if not ids:
+        starts = np.cumsum(window.counts) - window.counts + offset
+        for metric, start, count in zip(window.metrics, starts.tolist(), window.counts.tolist(), strict=True):  # fmt: skip
+            sid = ids.setdefault(_key(metric), len(ids))
+            if sid not in seen and count:
+                owner.append(sid)
+                first.append(start)
+                length.append(count)
+            seen.add(sid)
+        times.append(window.times_ms)
+        values.append(window.values)
+        offset += len(window.times_ms)
+    keys = sorted(ids)
+    if not owner:
         empty = np.empty(0, np.int64)
         return _fixture.Samples([], empty, empty, np.empty(0))
-    owner, t, v = np.concatenate(owners), np.concatenate(times), np.concatenate(values)
-    keys = sorted(ids)
     rank = np.empty(len(keys), np.int64)
     rank[[ids[k] for k in keys]] = np.arange(len(keys))
-    owner = rank[owner]
-    order = np.argsort(owner, kind="stable")
-    owner, t, v = owner[order], t[order], v[order]
-    counts = np.bincount(owner, minlength=len(keys)).astype(np.int64)
-    return _fixture.Samples([dict(k) for k in keys], counts, t, v)
+    seg_rank = rank[np.array(owner, np.int64)]
+    order = np.argsort(seg_rank, kind="stable")  # segments of a series stay in time order
+    lengths = np.array(length, np.int64)[order]
+    starts = np.array(first, np.int64)[order]
+    before = np.cumsum(lengths) - lengths
+    gather = np.repeat(starts - before, lengths) + np.arange(int(lengths.sum()))
+    counts = np.bincount(seg_rank, weights=np.array(length), minlength=len(keys)).astype(np.int64)
+    keep = counts > 0
+    labels = [dict(k) for k, kept in zip(keys, keep.tolist(), strict=True) if kept]
+    return _fixture.Samples(
+        labels, counts[keep], np.concatenate(times)[gather], np.concatenate(values)[gather]
+    )
 
 
 def _family(name: str) -> str:
