@@ -158,3 +158,11 @@ def test_cli_import_reports_what_it_wrote(
 def test_the_api_wrapper_is_imported_as_the_dashboard_inside(grafana: Path) -> None:
     done = _import(ROOT / "tests" / "data" / "dashboards" / "shapes.json", grafana)
     assert "meta" not in json.loads(done.json.read_text())
+
+
+@pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])
+def test_the_source_imports_only_what_it_uses(path: Path, grafana: Path) -> None:
+    tree = ast.parse(_import(path, grafana).source.read_text())
+    imported = {a.asname for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert imported and imported <= used

@@ -92,10 +92,24 @@ def generate(data: dict[str, Any], origin: str) -> tuple[str, dict[str, int]]:
     board = _dashboard_call(data, items, rows)
     body = [f"{item.var} = {literal(item.code)}" for item in _defined(items)]
     body += ["", f"dashboard = {literal(board)}"]
-    lines = [_docstring(data, origin, counts), "from obskit import panels as p"]
-    if any("d." in line for line in body):
+    used = {fn.split(".")[0] for fn in _functions([board, *(i.code for i in _flat(items))])}
+    lines = [_docstring(data, origin, counts)]
+    if "p" in used:
+        lines.append("from obskit import panels as p")
+    if "d" in used:
         lines.append("from obskit.dashboards import imported as d")
     return "\n".join([*lines, "", *body]) + "\n", counts
+
+
+def _functions(values: Any) -> set[str]:
+    """The functions the calls in ``values`` name (``p.row``, ``d.panel``, ...)."""
+    if isinstance(values, Call):
+        return (
+            {values.fn} | _functions(list(values.args)) | _functions(list(values.kwargs.values()))
+        )
+    if isinstance(values, list | tuple):
+        return set().union(*(_functions(v) for v in values)) if values else set()
+    return set()
 
 
 def _docstring(data: dict[str, Any], origin: str, counts: dict[str, int]) -> str:
