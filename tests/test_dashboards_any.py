@@ -370,3 +370,14 @@ def test_a_committed_json_checked_by_path_reports_drift_from_its_source(
         f"{target}: differs from a fresh build of system-overview.dashboard.py; "
         "`obskit dashboards diff` shows how"
     ]
+
+
+def test_interval_factor_and_a_targets_own_interval_set_step_and_interval() -> None:
+    redis = plan_board(_model.read(DATA / "redis-exporter.json"), AT, 15).queries
+    uptime = next(q for q in redis if q.panel == "Uptime")  # 3 h / 100 points -> 2m, x2
+    assert uptime.step == 240 and "[4m]" in uptime.expanded
+    board = _shapes()
+    cpu = next(p for p in board["panels"] if p.get("title") == "CPU by mode")
+    cpu["targets"][0]["interval"] = "5m"  # a query's own min interval wins over the panel's
+    q = next(q for q in plan_board(board, AT, 15).queries if q.panel == "CPU by mode")
+    assert q.step == 300 and "[5m15s]" in q.expanded

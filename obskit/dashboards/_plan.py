@@ -7,10 +7,11 @@ other data sources and library panels are returned as :class:`Skipped`.
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -282,6 +283,22 @@ def _min_interval(text: Any, variables: dict[str, Any], scrape: float) -> float:
         return scrape
 
 
+def _for_target(target: dict[str, Any], s: _Settings) -> _Settings:
+    """The panel's settings as this target runs them: Grafana's Prometheus data source takes
+    ``max(panel interval x intervalFactor, the target's own min interval, range / 11,000)``
+    as the step and as ``$__interval``."""
+    factor = target.get("intervalFactor") or 1
+    own = target.get("interval")
+    if factor == 1 and not own:
+        return s
+    low = _min_interval(own, s.variables, s.step) if own else s.step
+    safe = s.span / 11_000
+    adjusted = max(s.step * float(factor), low, math.ceil(safe) if safe > 1 else safe)
+    if adjusted == s.step:
+        return s
+    return replace(s, step=adjusted, min_interval=adjusted)
+
+
 def _plan_target(
     data: dict[str, Any], panel: dict[str, Any], target: dict[str, Any], s: _Settings,
     texts: dict[str, str], out: Plan,
@@ -302,6 +319,7 @@ def _plan_target(
         out.skipped.append(Skipped(title, pid, ref_id, kind, "has an empty query"))
         return
     try:
+        s = _for_target(target, s)
         formatted = _variables.apply_formats(expr, s.variables, texts)
         expanded = expand(
             formatted, interval=s.step, scrape_interval=s.scrape_interval,
