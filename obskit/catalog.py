@@ -1,19 +1,55 @@
-"""The voice bot's metric catalog: one source of truth for names, types, units and labels.
+"""Metric catalogs: names, types, units and labels of a team's metrics, as YAML files it owns.
 
-The demo generator draws every series listed here, lint reads metric types from it,
-panels take their units from it and notebooks list and search it.
+A catalog file (``obskit/catalogs/voicebot.yaml`` is the default: the demo's voice bot)::
+
+    owns: [voicebot_]          # namespaces this file describes completely
+    complete: true             # the label sets of the owned metrics are complete
+    metrics:
+    - name: voicebot_calls_total
+      type: counter            # counter, gauge, histogram, summary, info
+      unit: short              # a Grafana unit id (s, bytes, percentunit, ...)
+      help: Finished calls by outcome and scenario.
+      labels:                  # label -> the values known (may be empty)
+        outcome: [bot_resolved, operator_transfer, abandoned]
+      buckets: [0.1, 0.5, 1.0] # histograms only
+      source: voicebot         # who exposes it (an exporter's name for theirs)
+
+Lint, units, legends and completion read :func:`active`: the default, merged under the
+files ``$OBSKIT_CATALOG`` names or :func:`use` was given; the demo generator draws
+:data:`CATALOG`, the shipped voice-bot catalog. ``obskit catalog import`` writes such a
+file from a live Prometheus or a ``prometheus_client`` registry.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 
-__all__ = ["CATALOG", "Metric", "closest_names", "find_metric", "metric_names", "search", "table"]
+from .errors import ConfigError
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_FILE",
+    "Catalog",
+    "Metric",
+    "active",
+    "closest_names",
+    "dump",
+    "find_metric",
+    "load",
+    "loads",
+    "metric_names",
+    "search",
+    "table",
+    "use",
+]
 
 _TYPES = ("counter", "gauge", "histogram", "summary", "info")
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -37,6 +73,7 @@ class Metric:
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: str = "voicebot"
     buckets: tuple[float, ...] = ()
+    complete: bool = False  # the label set is all the metric has
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -67,169 +104,237 @@ class Metric:
         return {"voicebot": "voicebot"}.get(self.source, self.source.removesuffix("_exporter"))
 
 
-def _m(
-    name: str, type_: str, unit: str, help_: str, source: str = "voicebot", buckets=(), **values
-):
-    return Metric(
-        name=name,
-        type=type_,
-        unit=unit,
-        help=help_,
-        labels=tuple(values),
-        values={k: tuple(v) for k, v in values.items()},
-        source=source,
-        buckets=tuple(buckets),
-    )
-
-
-OUTCOMES = ("bot_resolved", "operator_transfer", "abandoned")
-SCENARIOS = ("order_status", "new_order", "fitting_booking", "return_request", "product_question")
-TRANSFER_REASONS = (
-    "customer_request",
-    "low_confidence",
-    "store_api_unavailable",
-    "payment_issue",
-    "complaint",
-)
-TOOLS = (
-    "lookup_order",
-    "create_order",
-    "check_inventory",
-    "book_fitting",
-    "cancel_fitting",
-    "get_store_hours",
-)
-DEPENDENCIES = ("store_api", "llm", "stt", "tts")
-STATUS_CODES = ("200", "404", "429", "500", "502", "503", "504")
-BACKUP_COMPONENTS = ("postgres", "redis", "recordings")
-COST_COMPONENTS = ("telephony", "stt", "llm", "tts")
-
-SPEECH_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0)
-LLM_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.4, 1.6, 2.0, 2.5, 3.0,
-               3.5, 4.0, 5.0, 6.0, 8.0, 10.0)  # fmt: skip
-CALL_BUCKETS = (15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 150.0, 180.0, 240.0, 300.0, 420.0, 600.0)
-DB_BUCKETS = (0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
-CATALOG: tuple[Metric, ...] = (
-    # -- calls -------------------------------------------------------------
-    _m("voicebot_active_calls", "gauge", "short", "Calls in progress right now."),
-    _m("voicebot_calls_total", "counter", "short",
-       "Finished calls by outcome and scenario.", outcome=OUTCOMES, scenario=SCENARIOS),
-    _m("voicebot_call_duration_seconds", "histogram", "s",
-       "Duration of finished calls, from answer to hang-up.", buckets=CALL_BUCKETS),
-    _m("voicebot_transfers_total", "counter", "short",
-       "Calls handed to a human operator, by reason.", reason=TRANSFER_REASONS),
-    _m("voicebot_call_cost_usd_total", "counter", "currencyUSD",
-       "Money spent on finished calls, by cost component.", component=COST_COMPONENTS),
-    # -- voice pipeline ----------------------------------------------------
-    _m("voicebot_stt_latency_seconds", "histogram", "s",
-       "Speech-to-text latency per utterance, by provider.",
-       buckets=SPEECH_BUCKETS, provider=("deepgram", "google")),
-    _m("voicebot_llm_latency_seconds", "histogram", "s",
-       "LLM response latency per turn, by model.",
-       buckets=LLM_BUCKETS, model=("gpt-4o-mini", "claude-3-5-haiku")),
-    _m("voicebot_tts_latency_seconds", "histogram", "s",
-       "Text-to-speech latency to first audio byte, by provider.",
-       buckets=SPEECH_BUCKETS, provider=("elevenlabs", "azure")),
-    _m("voicebot_tts_cache_hits_total", "counter", "short", "TTS phrases served from the cache."),
-    _m("voicebot_tts_cache_misses_total", "counter", "short",
-       "TTS phrases synthesised because the cache missed."),
-    _m("voicebot_circuit_breaker_state", "gauge", "short",
-       "Circuit-breaker state per dependency: 0 closed, 1 open, 2 half-open.",
-       dependency=DEPENDENCIES),
-    _m("voicebot_store_api_requests_total", "counter", "short",
-       "Requests to the store API, by HTTP status code.", status_code=STATUS_CODES),
-    _m("voicebot_websocket_connections", "gauge", "short",
-       "Open WebSocket connections (telephony media streams and agent consoles)."),
-    _m("voicebot_rate_limit_events_total", "counter", "short",
-       "Requests delayed or refused by a rate limiter, by limiter.",
-       limiter=("llm_tokens", "store_api", "telephony")),
-    _m("voicebot_backup_success", "gauge", "bool",
-       "1 if the component's last nightly backup succeeded, 0 if it failed.",
-       component=BACKUP_COMPONENTS),
-    _m("voicebot_backup_last_success_timestamp_seconds", "gauge", "dateTimeAsIso",
-       "Unix time of the component's last successful backup.", component=BACKUP_COMPONENTS),
-    _m("voicebot_db_query_duration_seconds", "histogram", "s",
-       "PostgreSQL query latency measured by the application, by operation.",
-       buckets=DB_BUCKETS, operation=("select", "insert", "update")),
-    _m("voicebot_build_info", "gauge", "short",
-       "Always 1; labels name the running build.", version=("1.14.2", "1.15.0")),
-    # -- business ----------------------------------------------------------
-    _m("voicebot_orders_created_total", "counter", "short", "Orders created by the bot."),
-    _m("voicebot_fittings_booked_total", "counter", "short",
-       "In-store fitting appointments booked by the bot."),
-    _m("voicebot_tool_calls_total", "counter", "short",
-       "Tool calls the LLM made, by tool.", tool_name=TOOLS),
-    # -- system: node_exporter ---------------------------------------------
-    _m("node_cpu_seconds_total", "counter", "s", "Seconds the CPUs spent in each mode.",
-       source="node_exporter", cpu=("0", "1", "2", "3"),
-       mode=("idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user")),
-    _m("node_memory_MemTotal_bytes", "gauge", "bytes", "Memory information field MemTotal_bytes.",
-       source="node_exporter"),
-    _m("node_memory_MemAvailable_bytes", "gauge", "bytes",
-       "Memory information field MemAvailable_bytes.", source="node_exporter"),
-    _m("node_filesystem_size_bytes", "gauge", "bytes", "Filesystem size in bytes.",
-       source="node_exporter", device=("/dev/vda1", "/dev/vdb1"), fstype=("ext4",),
-       mountpoint=("/", "/var/lib/postgresql")),
-    _m("node_filesystem_avail_bytes", "gauge", "bytes",
-       "Filesystem space available to non-root users in bytes.",
-       source="node_exporter", device=("/dev/vda1", "/dev/vdb1"), fstype=("ext4",),
-       mountpoint=("/", "/var/lib/postgresql")),
-    _m("node_network_receive_bytes_total", "counter", "bytes",
-       "Network device statistic receive_bytes.", source="node_exporter", device=("eth0", "lo")),
-    _m("node_network_transmit_bytes_total", "counter", "bytes",
-       "Network device statistic transmit_bytes.", source="node_exporter", device=("eth0", "lo")),
-    # -- system: postgres_exporter -----------------------------------------
-    _m("pg_up", "gauge", "bool", "Whether the last scrape of metrics from PostgreSQL was able to "
-       "connect to the server (1 for yes, 0 for no).", source="postgres_exporter"),
-    _m("pg_stat_activity_count", "gauge", "short", "number of connections in this state",
-       source="postgres_exporter", datname=("voicebot",),
-       state=("active", "idle", "idle in transaction")),
-    _m("pg_settings_max_connections", "gauge", "short",
-       "Sets the maximum number of concurrent connections.", source="postgres_exporter"),
-    _m("pg_stat_database_xact_commit", "counter", "short",
-       "Number of transactions in this database that have been committed",
-       source="postgres_exporter", datname=("voicebot",)),
-    _m("pg_stat_database_xact_rollback", "counter", "short",
-       "Number of transactions in this database that have been rolled back",
-       source="postgres_exporter", datname=("voicebot",)),
-    # -- system: redis_exporter --------------------------------------------
-    _m("redis_up", "gauge", "bool", "Information about the Redis instance",
-       source="redis_exporter"),
-    _m("redis_memory_used_bytes", "gauge", "bytes", "memory_used_bytes metric",
-       source="redis_exporter"),
-    _m("redis_memory_max_bytes", "gauge", "bytes", "memory_max_bytes metric",
-       source="redis_exporter"),
-    _m("redis_connected_clients", "gauge", "short", "connected_clients metric",
-       source="redis_exporter"),
-    _m("redis_commands_processed_total", "counter", "short", "commands_processed_total metric",
-       source="redis_exporter"),
-)  # fmt: skip
-
-CATALOG_BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
-_BY_NAME = CATALOG_BY_NAME
+_KEYS = {"name", "type", "unit", "help", "labels", "source", "buckets", "complete"}
+DEFAULT_FILE = Path(__file__).parent / "catalogs" / "voicebot.yaml"
 _SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def metric_names(metrics: Iterable[Metric] = CATALOG) -> list[str]:
-    """Every series name the catalog's families expose, sorted."""
-    return sorted(n for m in metrics for n in m.series_names)
+@dataclass(frozen=True)
+class Catalog:
+    """Metric families and the namespaces (name prefixes) whose every metric is listed.
+
+    >>> VOICEBOT.owns_name("voicebot_calls_totl"), VOICEBOT.owns_name("node_load1")
+    (True, False)
+    """
+
+    metrics: tuple[Metric, ...]
+    owns: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {m.name: m for m in self.metrics})
+
+    def find(self, name: str) -> Metric | None:
+        """The family a series name belongs to (``_bucket``/``_sum``/``_count`` resolved)."""
+        table: dict[str, Metric] = self._by_name  # type: ignore[attr-defined]
+        if name in table:
+            return table[name]
+        for suffix in _SUFFIXES:
+            base = name.removesuffix(suffix)
+            if base != name and base in table and table[base].type in ("histogram", "summary"):
+                return table[base]
+        return None
+
+    def owns_name(self, name: str) -> bool:
+        """Whether ``name`` lies in a namespace this catalog describes completely."""
+        return any(name.startswith(prefix) for prefix in self.owns) and ":" not in name
+
+    def merged(self, other: Catalog) -> Catalog:
+        """Both catalogs; a family ``other`` lists again replaces this one's."""
+        names = {m.name for m in other.metrics}
+        kept = tuple(m for m in self.metrics if m.name not in names)
+        owns = tuple(dict.fromkeys((*self.owns, *other.owns)))
+        return Catalog(kept + other.metrics, owns, (*self.files, *other.files))
 
 
-def find_metric(name: str, metrics: Iterable[Metric] = CATALOG) -> Metric | None:
-    """The family a series name belongs to (``_bucket``/``_sum``/``_count`` resolved).
+def loads(text: str, origin: str = "<catalog>") -> Catalog:
+    """A :class:`Catalog` from YAML text; errors name ``origin``, the metric and a fix."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"catalog {origin} is not valid YAML ({exc}); see obskit/catalog.py for the format"
+        ) from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("metrics"), list):
+        raise ConfigError(
+            f"catalog {origin} needs a top-level `metrics:` list (see obskit/catalog.py)"
+        )
+    owns = data.get("owns") or []
+    if not isinstance(owns, list) or not all(isinstance(o, str) and o for o in owns):
+        raise ConfigError(
+            f"catalog {origin}: `owns` is a list of name prefixes like [voicebot_]; got {owns!r}"
+        )
+    complete = bool(data.get("complete", False))
+    metrics = tuple(
+        _metric(entry, origin, i, owns, complete) for i, entry in enumerate(data["metrics"])
+    )
+    return Catalog(metrics, tuple(owns), (origin,))
+
+
+def _metric(entry: Any, origin: str, index: int, owns: list[str], complete: bool) -> Metric:
+    where = f"catalog {origin}, metric #{index + 1}"
+    if not isinstance(entry, Mapping) or "name" not in entry:
+        raise ConfigError(f"{where}: each metric is a mapping with at least name, type, unit, help")
+    where = f"catalog {origin}, metric {entry['name']!r}"
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; the keys are {sorted(_KEYS)}")
+    labels = entry.get("labels") or {}
+    if isinstance(labels, list):
+        labels = dict.fromkeys(labels, ())
+    if not isinstance(labels, Mapping):
+        raise ConfigError(f"{where}: labels maps each label to [values] (or lists label names)")
+    owned = any(str(entry["name"]).startswith(prefix) for prefix in owns)
+    try:
+        return Metric(
+            name=str(entry["name"]),
+            type=str(entry.get("type", "gauge")),
+            unit=str(entry.get("unit", "short")),
+            help=str(entry.get("help", "")),
+            labels=tuple(str(k) for k in labels),
+            values={str(k): tuple(str(v) for v in (vs or ())) for k, vs in labels.items()},
+            source=str(entry.get("source", "voicebot" if owned else "unknown")),
+            buckets=tuple(float(b) for b in entry.get("buckets") or ()),
+            complete=bool(entry.get("complete", complete and owned)),
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load(*paths: str | Path) -> Catalog:
+    """The catalog of one or more files (a later file wins for a family listed twice).
+
+    >>> load(DEFAULT_FILE).owns
+    ('voicebot_',)
+    """
+    if not paths:
+        raise ConfigError("load() needs at least one catalog file, e.g. load('metrics.yaml')")
+    found: Catalog | None = None
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read catalog {path}: {exc.strerror or exc}; check the path"
+            ) from None
+        one = loads(text, str(path))
+        found = one if found is None else found.merged(one)
+    assert found is not None
+    return found
+
+
+def dump(catalog: Catalog) -> str:
+    """The catalog as YAML in the file format; deterministic (same catalog, same bytes)."""
+    entries = []
+    for m in catalog.metrics:
+        entry: dict[str, Any] = {"name": m.name, "type": m.type, "unit": m.unit, "help": m.help}
+        if m.labels:
+            entry["labels"] = {label: _Flow(m.values.get(label, ())) for label in m.labels}
+        if m.source not in ("voicebot", "unknown"):
+            entry["source"] = m.source
+        if m.buckets:
+            entry["buckets"] = _Flow(m.buckets)
+        if m.complete != catalog.owns_name(m.name):
+            entry["complete"] = m.complete
+        entries.append(entry)
+    data = {"owns": _Flow(catalog.owns), "complete": True, "metrics": entries}
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
+class _Flow(tuple):
+    """A list written inline (``[a, b]``)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Flow, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", list(v), flow_style=True)
+)
+
+#: The shipped voice-bot catalog: what the demo generator draws.
+VOICEBOT = load(DEFAULT_FILE)
+CATALOG: tuple[Metric, ...] = VOICEBOT.metrics
+_ACTIVE: Catalog | None = None
+
+
+def active() -> Catalog:
+    """The catalog lint, units and completion read: what :func:`use` set, else the files
+    ``$OBSKIT_CATALOG`` names (``os.pathsep``-separated) over the default, else the default."""
+    global _ACTIVE
+    if _ACTIVE is None:
+        from .config import catalog_files
+
+        files = catalog_files()
+        _ACTIVE = VOICEBOT.merged(load(*files)) if files else VOICEBOT
+    return _ACTIVE
+
+
+def use(
+    catalog: Catalog | str | Path | Iterable[str | Path] | None = None, *, default: bool = True
+) -> Catalog:
+    """Make ``catalog`` (or the files named) the active one; ``None`` goes back to the default.
+
+    With ``default`` the shipped voice-bot catalog stays underneath (yours wins).
+
+    >>> use(DEFAULT_FILE).owns
+    ('voicebot_',)
+    >>> _ = use(None)
+    """
+    global _ACTIVE
+    if catalog is None:
+        _ACTIVE = None
+        return active()
+    if not isinstance(catalog, Catalog):
+        paths = [catalog] if isinstance(catalog, str | Path) else list(catalog)
+        catalog = load(*paths)
+    _ACTIVE = VOICEBOT.merged(catalog) if default else catalog
+    return _ACTIVE
+
+
+def _values(metric: str, label: str) -> tuple[str, ...]:
+    found = VOICEBOT.find(metric)
+    assert found is not None, metric
+    return found.values[label]
+
+
+def _buckets(metric: str) -> tuple[float, ...]:
+    found = VOICEBOT.find(metric)
+    assert found is not None, metric
+    return found.buckets
+
+
+# The demo's label values and buckets, as the shipped catalog lists them.
+OUTCOMES = _values("voicebot_calls_total", "outcome")
+SCENARIOS = _values("voicebot_calls_total", "scenario")
+TRANSFER_REASONS = _values("voicebot_transfers_total", "reason")
+COST_COMPONENTS = _values("voicebot_call_cost_usd_total", "component")
+DEPENDENCIES = _values("voicebot_circuit_breaker_state", "dependency")
+STATUS_CODES = _values("voicebot_store_api_requests_total", "status_code")
+BACKUP_COMPONENTS = _values("voicebot_backup_success", "component")
+TOOLS = _values("voicebot_tool_calls_total", "tool_name")
+CALL_BUCKETS = _buckets("voicebot_call_duration_seconds")
+DB_BUCKETS = _buckets("voicebot_db_query_duration_seconds")
+
+CATALOG_BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
+
+
+def metric_names(metrics: Iterable[Metric] | None = None) -> list[str]:
+    """Every series name the (active) catalog's families expose, sorted."""
+    found = active().metrics if metrics is None else metrics
+    return sorted(n for m in found for n in m.series_names)
+
+
+def find_metric(name: str, metrics: Iterable[Metric] | None = None) -> Metric | None:
+    """The family a series name belongs to in the active catalog (or in ``metrics``).
 
     >>> find_metric("voicebot_llm_latency_seconds_bucket").type
     'histogram'
     """
-    table = _BY_NAME if metrics is CATALOG else {m.name: m for m in metrics}
-    if name in table:
-        return table[name]
-    for suffix in _SUFFIXES:
-        base = name.removesuffix(suffix)
-        if base != name and base in table and table[base].type == "histogram":
-            return table[base]
-    return None
+    if metrics is None:
+        return active().find(name)
+    return Catalog(tuple(metrics)).find(name)
 
 
 def closest_names(name: str, n: int = 3) -> list[str]:
@@ -237,12 +342,13 @@ def closest_names(name: str, n: int = 3) -> list[str]:
     return difflib.get_close_matches(name, metric_names(), n=n, cutoff=0.6)
 
 
-def table(metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
+def table(metrics: Iterable[Metric] | None = None) -> pd.DataFrame:
     """The catalog as a DataFrame: one row per family.
 
     >>> table().set_index("name").loc["voicebot_calls_total", "type"]
     'counter'
     """
+    metrics = active().metrics if metrics is None else metrics
     rows = [
         {
             "name": m.name,
@@ -260,7 +366,7 @@ def table(metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
     )
 
 
-def search(text: str, metrics: Iterable[Metric] = CATALOG) -> pd.DataFrame:
+def search(text: str, metrics: Iterable[Metric] | None = None) -> pd.DataFrame:
     """Catalog rows whose name, help or labels contain ``text`` (case-insensitive).
 
     >>> search("latency")["name"].tolist()[:2]

@@ -252,14 +252,6 @@ def _token_config(folder: Path, token: str) -> Path:
     return path
 
 
-def _catalog(args: argparse.Namespace) -> int:
-    from . import catalog
-
-    frame = catalog.search(args.text) if args.text else catalog.table()
-    print(frame.drop(columns=["help"]).to_string(index=False))
-    return 0
-
-
 def _incidents(args: argparse.Namespace) -> int:
     from .demo.scenario import incidents
 
@@ -304,9 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_options(inc)
     inc.set_defaults(func=_incidents)
 
-    cat = sub.add_parser("catalog", help="list or search the metric catalog")
-    cat.add_argument("text", nargs="?", help="search text (name, help or label)")
-    cat.set_defaults(func=_catalog)
+    from ._catalog_cli import add_catalog_parser
+    from .promql._cli import add_lint_parser
+
+    add_catalog_parser(sub)
+    add_lint_parser(sub)
     from .dashboards._cli import add_parsers
 
     add_parsers(sub)
@@ -324,8 +318,10 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ._catalog_cli import route
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(route(list(sys.argv[1:] if argv is None else argv)))
     _check_combinations(parser, args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"

@@ -1,7 +1,7 @@
 """Settings and the one place obskit reads environment variables.
 
 Variables read (only here): ``PROMETHEUS_URL``, ``OBSKIT_NOW``, ``OBSKIT_CACHE_DIR``,
-``XDG_CACHE_HOME``, ``OBSKIT_ENCODING``, ``OBSKIT_CONCURRENCY``, and the connection
+``XDG_CACHE_HOME``, ``OBSKIT_CATALOG``, ``OBSKIT_DATA``, ``OBSKIT_ENCODING``, ``OBSKIT_CONCURRENCY``, and the connection
 variables listed in :meth:`Settings.from_env`.
 """
 
@@ -25,9 +25,11 @@ SCRAPE_INTERVAL = 30
 __all__ = [
     "Settings",
     "cache_dir",
+    "catalog_files",
     "demo_state",
     "now",
     "parse_instant",
+    "prometheus_url",
     "redact_url",
     "resolve_url",
 ]
@@ -88,6 +90,16 @@ def replay_data(environ: Mapping[str, str] | None = None) -> Path | None:
     """
     text = _env(environ).get("OBSKIT_DATA", "").strip()
     return Path(text).expanduser() if text else None
+
+
+def catalog_files(environ: Mapping[str, str] | None = None) -> list[Path]:
+    """The catalog files ``$OBSKIT_CATALOG`` names (``os.pathsep``-separated), or none.
+
+    >>> [p.name for p in catalog_files({"OBSKIT_CATALOG": "a.yaml" + os.pathsep + "b.yaml"})]
+    ['a.yaml', 'b.yaml']
+    """
+    text = _env(environ).get("OBSKIT_CATALOG", "")
+    return [Path(part).expanduser() for part in text.split(os.pathsep) if part.strip()]
 
 
 def demo_state(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
@@ -355,6 +367,15 @@ def resolve_url(url: str | None = None, environ: Mapping[str, str] | None = None
         "no Prometheus URL: pass one, e.g. obskit.connect('http://127.0.0.1:9090'), "
         "set PROMETHEUS_URL, or start the local demo with `obskit demo start`"
     )
+
+
+def prometheus_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$PROMETHEUS_URL`` if it is set (no demo fallback: for commands that may run offline).
+
+    >>> prometheus_url({"PROMETHEUS_URL": "http://127.0.0.1:9090"}), prometheus_url({})
+    ('http://127.0.0.1:9090', None)
+    """
+    return (_env(environ).get("PROMETHEUS_URL") or "").strip() or None
 
 
 def redact_url(url: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import promql_parser as pp
 
 from .._time import format_duration
-from ..catalog import CATALOG, find_metric, metric_names
+from ..catalog import active, find_metric, metric_names
 from ..errors import ConfigError
 from . import _macros as grafana
 from ._ast import Printer, Visit, children
@@ -39,10 +39,6 @@ def namespace(name: str) -> str:
     return head + sep
 
 
-#: Namespaces the loaded catalog owns: the application's own metrics (the voice bot's
-#: ``voicebot_``). Exporter families it lists (``node_``, ``pg_``, ``redis_``) are samples of
-#: what a real exporter exposes, so a name there that the catalog lacks is not unknown.
-OWNED_NAMESPACES = frozenset(namespace(m.name) for m in CATALOG if m.source == "voicebot")
 
 
 @dataclass(frozen=True)
@@ -154,8 +150,11 @@ class Context:
         return self.labels is not None
 
     def owned(self, name: str) -> bool:
-        """Whether ``name`` is in a namespace the loaded catalog owns (complete for it)."""
-        return namespace(name) in OWNED_NAMESPACES and ":" not in name
+        """Whether ``name`` is in a namespace the active catalog owns (its ``owns:``): the
+        application's own metrics (the voice bot's ``voicebot_``). Exporter families it lists
+        (``node_``, ``pg_``) are samples of an exporter's, so a name there it lacks is not unknown.
+        """
+        return active().owns_name(name)
 
     def labels_live(self, name: str) -> bool:
         """Whether ``name``'s label names come from the server's series."""
@@ -180,7 +179,7 @@ class Context:
         if self.labels_live(name):
             return set((self.labels or {})[name]) | {"__name__"}
         metric = find_metric(name)
-        if metric is None or not self.owned(metric.name):
+        if metric is None or not metric.complete:
             return None
         extra = {"le"} if name.endswith("_bucket") else set()
         return set(metric.labels) | ALWAYS_LABELS | extra
