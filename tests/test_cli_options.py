@@ -81,10 +81,7 @@ VALID = {
 #: times). Strict: a case that starts passing fails here until it is removed from this list.
 _FREEZE = "obskit/demo/_freeze_cli.py"
 _FREEZE_REQUIRED = '--match={job="node"} --start=-1h --end=now --out=fixture'
-_CATALOG = "obskit/_catalog_cli.py"
 PENDING: dict[str, str] = {
-    "catalog import --registry no_such_module_here:REGISTRY --out=fixture": _CATALOG,
-    "catalog import --registry no-colon --out=fixture": _CATALOG,
     f"freeze --prometheus localhost:9090 {_FREEZE_REQUIRED}": _FREEZE,
     f"freeze --prometheus ftp://127.0.0.1:9090 {_FREEZE_REQUIRED}": _FREEZE,
     "freeze --prometheus=http://127.0.0.1:9 --match  --start=-1h --end=now --out=fixture": _FREEZE,
