@@ -308,10 +308,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the subcommand ``args`` came from (``obskit demo start``), else ``parser``."""
+    current = parser
+    while True:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, subs[0].dest, None) if subs else None
+        if not subs or chosen not in subs[0].choices:
+            return current
+        current = subs[0].choices[chosen]
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parse_args``, with unknown arguments reported by the subcommand they were given to."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        _subparser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Options that are valid alone but not together: one-line usage error, exit 2."""
     if getattr(args, "live", False) and args.end != "now":
-        parser.error(
+        _subparser(parser, args).error(
             f"argument --live: continues the data from the present, so it needs --end now; "
             f"got --end {args.end} (e.g. `obskit demo {args.action} --live`)"
         )
@@ -321,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._catalog_cli import route
 
     parser = build_parser()
-    args = parser.parse_args(route(list(sys.argv[1:] if argv is None else argv)))
+    args = _parse(parser, route(list(sys.argv[1:] if argv is None else argv)))
     _check_combinations(parser, args)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
