@@ -11,6 +11,8 @@ Targets: <= 2 bytes/sample on disk, freeze >= 500,000 samples/s, replay warm < 5
 from __future__ import annotations
 
 import gzip
+import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -33,16 +35,32 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: /proc/PID/stat (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_freeze(prom: DemoPrometheus, work: Path) -> tuple[Path, int]:
     times = []
     out = work / "fixture"
+    assert prom.process is not None
     for run in range(3):
-        t0 = time.perf_counter()
+        server, own, t0 = _cpu(prom.process.pid), _own_cpu(), time.perf_counter()
         report = freeze(prom.url, [SELECTOR], prom.start_time, prom.end, out, force=True)
         times.append(time.perf_counter() - t0)
+        server, own = _cpu(prom.process.pid) - server, _own_cpu() - own
         samples = int(report["samples"])
         label = "first (fresh server)" if run == 0 else f"run {run + 1}"
-        print(f"  freeze {label:20s} {times[-1]:6.2f} s  {samples / times[-1]:>11,.0f} samples/s")
+        print(f"  freeze {label:20s} {times[-1]:6.2f} s  {samples / times[-1]:>11,.0f} samples/s"
+              f"  (CPU: Prometheus {server:.2f} s, this process {own:.2f} s; "
+              f"{samples / (server + own):,.0f} samples per CPU-second; "
+              f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     best = statistics.median(times)
     print(f"freeze: {report['series']:,} series, {samples:,} samples; median {best:.2f} s = "
           f"{samples / best:,.0f} samples/s (target >= 500,000)")  # fmt: skip
