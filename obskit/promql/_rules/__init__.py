@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._lintctx import SEVERITIES, Context, Finding
+from ._calm import noisy_panel
 from ._compare import constant_comparison
 from ._division import division_unguarded
 from ._histogram import histogram_quantile_input, histogram_quantile_le, quantile_out_of_range
@@ -77,6 +78,8 @@ REGISTRY: tuple[Rule, ...] = (
          regex_anchors),
     Rule("constant-comparison", "warning", "a comparison never true for what its side can be "
          "(info when always true: count(x) > 0)", constant_comparison),
+    Rule("noisy-panel", "info", "a panel ratio or quantile with no minimum volume (shouts at "
+         "night)", noisy_panel),
     Rule("series-budget", "warning", "more series than the budget (error for a real count)"),
 )  # fmt: skip
 
