@@ -31,6 +31,7 @@ from obskit._time import parse_duration
 from obskit.catalog import CATALOG, CATALOG_BY_NAME, Metric
 from obskit.client import Client, connect
 from obskit.dashboards._plan import Query, plan
+from obskit.promql._builders import MIN_OBSERVATIONS
 from obskit.promql._macros import rate_interval
 
 pytestmark = pytest.mark.exporters
@@ -51,7 +52,8 @@ READY = [
     "pg_up == 1",
     "redis_up == 1",
     f'count(count_over_time(up{{job=~"{JOB_RE}"}}[1m]) >= 3) == {len(JOBS)}',
-    f"sum(increase({DB_METRIC.name}_count[1m])) > 0",
+    # the p95 panel's guard shows a value only from MIN_OBSERVATIONS observations per window
+    f"min(sum by (operation) (increase({DB_METRIC.name}_count[1m]))) >= {2 * MIN_OBSERVATIONS}",
     f'sum(increase(pg_stat_database_xact_commit{{datname="{DATABASE}"}}[1m])) > 0',
     "sum(increase(redis_commands_processed_total[1m])) > 0",
 ]

@@ -101,6 +101,7 @@ def test_not_text_is_refused_with_an_example() -> None:
         ('label_join(x, "both", ",", "a", "b")', ("both",)),
         ("sum(x)", ()),
         ("x", ()),
+        ("max by (a) (x) and on() (sum(increase(y[5m])) >= 20)", ("a",)),
     ],
 )  # fmt: skip
 def test_implied_labels(query: str, labels: tuple[str, ...]) -> None:

@@ -77,6 +77,8 @@ def output_labels(node: Any) -> Labels | str | None:
         return output_labels(node.expr)
     if isinstance(node, pp.BinaryExpr):
         lhs, rhs = output_labels(node.lhs), output_labels(node.rhs)
+        if str(node.op) in ("and", "unless"):
+            return lhs  # a filter: the left side's series, whatever it is matched on
         if lhs == SCALAR:
             return rhs
         explicit = node.modifier is not None and node.modifier.matching is not None
