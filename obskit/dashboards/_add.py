@@ -11,14 +11,7 @@ from ..promql._expr import Expr, PanelContext
 from ..promql._macros import fixed_windows
 from ..promql.validate import validate
 from ._plan import variable_values
-from .panels import KINDS, points
-
-_ALIASES = {
-    "piechart": "pie",
-    "barchart": "bar",
-    "graph": "timeseries",
-    "time_series": "timeseries",
-}
+from .panels import KINDS, kind_of, points
 
 
 def use_rate_interval(expr: str) -> str:
@@ -60,7 +53,7 @@ def make_spec(
     """
     if not title or not title.strip():
         raise ConfigError("title must be a non-empty string, e.g. title='LLM p95 by model'")
-    chosen = _ALIASES.get(kind or "", kind)
+    chosen = kind_of(kind) or kind if kind else None  # Grafana's type names are accepted too
     if chosen is not None and chosen not in KINDS:
         raise ConfigError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
     text = use_rate_interval(str(expr).strip())

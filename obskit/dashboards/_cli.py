@@ -20,6 +20,7 @@ from typing import Any
 from .. import config
 from .._time import parse_duration
 from ..errors import ConfigError, DashboardError
+from .panels import KINDS
 
 __all__ = ["add_parsers"]
 
@@ -338,7 +339,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add.add_argument("expr", metavar="EXPR", type=_text("a PromQL query like up"), help="the query")
     add.add_argument("--title", required=True, type=_text("a panel title like Calls"),
                      help="panel title (the same title updates it)")  # fmt: skip
-    add.add_argument("--kind", choices=("timeseries", "stat", "gauge", "pie", "bar"), default=None)
+    add.add_argument("--kind", choices=KINDS, default=None)
     add.add_argument("--unit", default=None, help="Grafana unit id (default: from the catalog)")
     add.add_argument("--legend", default=None, help="legend format (default: the by (...) labels)")
     add.add_argument("--description", default=None, help="one line (default: the metric's help)")

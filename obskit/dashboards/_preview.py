@@ -12,12 +12,11 @@ import plotly.graph_objects as go
 from ..frames import _series_names, empty_frame
 from ..plots._plots import figure_grid, plot
 from ._plan import Query
+from .panels import kind_of
 
 #: Grafana's named threshold colours (as its dark/light themes draw them).
 COLORS = {"green": "#73BF69", "orange": "#FF9830", "red": "#F2495C", "blue": "#5794F2",
           "yellow": "#FADE2A", "purple": "#B877D9"}  # fmt: skip
-_KIND = {"timeseries": "timeseries", "stat": "stat", "gauge": "gauge", "piechart": "pie",
-         "barchart": "bar"}  # fmt: skip
 _FIXED = ("timestamp", "value")
 
 
@@ -67,7 +66,7 @@ def figure(panel: dict[str, Any], frame: pd.DataFrame) -> go.Figure:
     defaults = panel["fieldConfig"]["defaults"]
     if defaults.get("mappings") and not frame.empty:
         return _mapped(panel, frame)
-    kind = _KIND.get(panel["type"], "timeseries")
+    kind = kind_of(panel["type"]) or "timeseries"
     single = kind in ("stat", "gauge") and frame["series"].nunique() <= 1
     return plot(
         frame,

@@ -44,8 +44,10 @@ __all__ = [
     "ALL",
     "DATASOURCE",
     "INSTANT_POINTS",
+    "KINDS",
     "MIN_OBSERVATIONS",
     "MIN_VOLUME",
+    "PANEL_TYPES",
     "SCRAPE_INTERVAL",
     "TIMESERIES_POINTS",
     "Row",
@@ -53,6 +55,7 @@ __all__ = [
     "calm_description",
     "dashboard",
     "gauge",
+    "kind_of",
     "layout",
     "mappings",
     "panel_from_spec",
@@ -76,7 +79,20 @@ INSTANT_POINTS = 100
 #: A variable's "All" value as Grafana stores it.
 ALL = "$__all"
 GRID_COLUMNS = 24
-KINDS = ("timeseries", "stat", "gauge", "pie", "bar")
+#: obskit's panel kinds and the Grafana panel type each becomes (one table for every module).
+PANEL_TYPES = {"timeseries": "timeseries", "stat": "stat", "gauge": "gauge", "pie": "piechart",
+               "bar": "barchart"}  # fmt: skip
+KINDS = tuple(PANEL_TYPES)
+
+
+def kind_of(grafana_type: str) -> str | None:
+    """The obskit kind of a Grafana panel type (``piechart`` -> ``pie``), else ``None``.
+
+    >>> kind_of("piechart"), kind_of("graph"), kind_of("text")
+    ('pie', 'timeseries', None)
+    """
+    found = {t: k for k, t in PANEL_TYPES.items()}.get(grafana_type)
+    return found or ("timeseries" if grafana_type in ("graph", "time_series") else None)
 
 
 def points(kind: str) -> int:
