@@ -191,7 +191,8 @@ def test_structure_rules_catch_a_broken_copy(rule: str) -> None:
 def test_bad_windows_ignores_subqueries_and_strings() -> None:
     assert bad_windows('rate(x{a="[5m]"}[$__rate_interval])') == []
     assert bad_windows("max_over_time(rate(x[1m])[1h:5m])") == ["1m"]
-    assert bad_windows("increase(x[1h]) / rate(y[$__interval])") == ["1h"]
+    assert bad_windows("increase(x[1h]) / rate(y[$__interval])") == []  # a chosen period
+    assert bad_windows("rate(x[1h]) / rate(y[$__interval])") == ["1h"]
 
 
 # -- building, loading -------------------------------------------------------------------------

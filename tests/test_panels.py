@@ -197,7 +197,8 @@ def test_unknown_dashboard_and_kind_are_refused(grafana: Path) -> None:
     ("expr", "expected"),
     [
         ("rate(x[5m])", "rate(x[$__rate_interval])"),
-        ("increase(x[1h]) / rate(y[$__interval])", "increase(x[$__rate_interval]) / rate(y[$__interval])"),
+        ("increase(x[1h]) / rate(y[$__interval])", "increase(x[1h]) / rate(y[$__interval])"),  # a chosen period
+        ("irate(x[5m]) + rate(y[5m])", "irate(x[5m]) + rate(y[$__rate_interval])"),
         ('rate(x{a="[5m]"}[5m])', 'rate(x{a="[5m]"}[$__rate_interval])'),
         ("max_over_time(x[1h])", "max_over_time(x[1h])"),
         ("max_over_time(rate(x[1m])[1h:5m])", "max_over_time(rate(x[$__rate_interval])[1h:5m])"),

@@ -15,7 +15,8 @@ from .panels import KINDS, kind_of, points
 
 
 def use_rate_interval(expr: str) -> str:
-    """``expr`` with fixed rate()/irate()/increase() windows replaced by ``$__rate_interval``.
+    """``expr`` with fixed ``rate()`` windows replaced by ``$__rate_interval`` (see
+    :data:`~obskit.promql._macros.FIXED_WINDOW_FUNCS` for why only rate).
 
     Subquery ranges (``[1h:5m]``) and Grafana macros are kept.
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..promql._macros import BUILTINS, refs, string_spans
+from ..promql._macros import BUILTINS, fixed_windows, refs
 from ._json import TARGET_KEYS
 from .panels import DATASOURCE
 
 SCHEMA_VERSION = 39
 GRID_COLUMNS = 24
 #: rate()/irate()/increase() windows must be one of these Grafana macros.
-WINDOW_MACROS = ("$__rate_interval", "$__interval", "$__range")
-_WINDOW = re.compile(r"\b(rate|irate|increase)\s*\(")
 _PANEL_TYPES = ("timeseries", "stat", "gauge", "piechart", "barchart", "bargauge", "table")
 
 
@@ -169,34 +166,13 @@ def _targets(targets: list[Any]) -> Iterator[tuple[str, str, str | None]]:
 
 
 def bad_windows(expr: str) -> list[str]:
-    """Windows of rate()/irate()/increase() in ``expr`` that are not Grafana macros.
+    """Windows of ``rate()`` in ``expr`` that are not Grafana macros (one scanner:
+    :func:`obskit.promql._macros.fixed_windows`).
 
     >>> bad_windows('rate(x[5m]) + increase(y[$__range])')
     ['5m']
     """
-    quoted = {i for s, e, _ in string_spans(expr) for i in range(s, e + 1)}
-    found = []
-    for match in _WINDOW.finditer(expr):
-        window = _first_window(expr, match.end(), quoted)
-        if window is not None and window.strip() not in WINDOW_MACROS:
-            found.append(window.strip())
-    return found
-
-
-def _first_window(expr: str, start: int, quoted: set[int]) -> str | None:
-    depth = 1
-    for i in range(start, len(expr)):
-        if i in quoted:
-            continue
-        char = expr[i]
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return None
-        if char == "[" and depth == 1:
-            end = expr.find("]", i)
-            inner = expr[i + 1 : end]
-            return None if ":" in inner else inner
-    return None
+    return [expr[start:end].strip() for start, end in fixed_windows(expr)]
 
 
 def used_variables(exprs: Iterable[str]) -> set[str]:

@@ -399,15 +399,17 @@ def placeholder(ref: Ref, expr: str) -> str:
 PLACEHOLDER_PREFIX = "__var_"
 
 
-#: Functions whose window a dashboard panel should leave to Grafana (``$__rate_interval``).
-FIXED_WINDOW_FUNCS = ("rate", "irate", "increase")
+#: Functions whose window a dashboard panel should leave to Grafana (``$__rate_interval``):
+#: ``rate()`` only, as lint's ``hardcoded-window`` (``irate``'s window is only a lookback and
+#: ``increase(x[1h])`` a chosen period, which ``$__rate_interval`` would change).
+FIXED_WINDOW_FUNCS = ("rate",)
 #: Windows that are Grafana's own: they follow the zoom level and the scrape interval.
 WINDOW_MACROS = ("$__rate_interval", "$__interval", "$__range")
 _WINDOWED = re.compile(r"\b(" + "|".join(FIXED_WINDOW_FUNCS) + r")\s*\(")
 
 
 def fixed_windows(expr: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of every fixed window of rate()/irate()/increase() in ``expr``.
+    """``(start, end)`` of every fixed window of ``rate()`` in ``expr`` (not macros).
 
     The text-level twin of lint's ``hardcoded-window`` rule, for rewriting a query
     without reprinting it: subquery ranges (``[1h:5m]``), strings and macros are skipped.
