@@ -320,3 +320,14 @@ def test_preview_names_a_series_without_the_legend_label() -> None:
         {"type": "timeseries", "title": "STT", "fieldConfig": {"defaults": {}}}, named
     )
     assert len(figure.data) == 2 and np.isfinite([v for t in figure.data for v in t.y]).all()
+
+
+@pytest.mark.prometheus
+def test_the_client_takes_an_expr_and_does_not_parse_it(demo, demo_client, parses: list[str]) -> None:
+    e = Expr("sum by (outcome) (rate(voicebot_calls_total[$__rate_interval]))")
+    start = demo.end - pd.Timedelta("1h")
+    by_expr = demo_client.query_range(e, start, demo.end, step="5m")
+    by_text = demo_client.query_range(e.text, start, demo.end, step="5m")
+    assert by_expr.equals(by_text) and not by_expr.empty
+    assert demo_client.query(e, demo.end).columns.tolist()[2:] == ["outcome"]
+    assert parses == []  # nothing parsed: the client expands macros on the text

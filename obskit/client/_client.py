@@ -21,6 +21,8 @@ from ._http import Transport
 if TYPE_CHECKING:
     from prometheus_api_client import PrometheusConnect
 
+    from ..promql._expr import Expr
+
 __all__ = ["Client", "connect"]
 
 #: Re-exported for callers that read the limits from here.
@@ -111,7 +113,7 @@ class Client:
 
     def query(
         self,
-        expr: str,
+        expr: str | Expr,
         time: _time.TimeLike | None = None,
         *,
         variables: Mapping[str, Any] | None = None,
@@ -123,7 +125,7 @@ class Client:
 
         >>> client.query("up", time="2026-02-14T18:00:00Z")  # doctest: +SKIP
         """
-        _check_expr(expr)
+        expr = _check_expr(expr)
         at = _time.parse_time(time, "time")
         params = {"query": self._expanded(expr, None, 3600.0, variables, at), "time": _unix(at)}
         with _api.gc_paused():
@@ -139,7 +141,7 @@ class Client:
             del result
         return frame
 
-    def query_stats(self, expr: str, time: _time.TimeLike | None = None) -> dict[str, Any]:
+    def query_stats(self, expr: str | Expr, time: _time.TimeLike | None = None) -> dict[str, Any]:
         """What evaluating ``expr`` at one instant costs the server (``stats=all``).
 
         Prometheus' ``data.stats``: ``timings`` (seconds per phase) and ``samples``
@@ -150,6 +152,7 @@ class Client:
         >>> client.query_stats("sum(rate(voicebot_calls_total[5m]))")["samples"]  # doctest: +SKIP
         {'totalQueryableSamples': 1210, 'peakSamples': 24}
         """
+        expr = _check_expr(expr)
         at = _time.parse_time(time, "time")
         sent = self._expanded(expr, None, 3600.0, None, at)
         params = {"query": sent, "time": _unix(at), "stats": "all"}
@@ -159,7 +162,7 @@ class Client:
 
     def query_range(
         self,
-        expr: str,
+        expr: str | Expr,
         start: _time.TimeLike = "-1h",
         end: _time.TimeLike = "now",
         step: _time.DurationLike | None = None,
@@ -188,7 +191,7 @@ class Client:
 
         >>> client.query_range("rate(voicebot_calls_total[5m])", "-6h", step="1m")  # doctest: +SKIP
         """
-        _check_expr(expr)
+        expr = _check_expr(expr)
         t0, t1 = _time_range(start, end)
         span = (t1 - t0).total_seconds()
         step_ms = _range.step_ms(step, span, self.settings.target_points)
@@ -226,13 +229,13 @@ class Client:
         """Chunks fetched at once: ``settings.concurrency``, else chosen per server (``_link``)."""
         return _link.workers(self.session, self.settings)
 
-    def format_query(self, expr: str) -> str:
+    def format_query(self, expr: str | Expr) -> str:
         """``expr`` as Prometheus formats it (``/api/v1/format_query``, Prometheus 2.38+).
 
         >>> client.format_query("sum by(job)(rate(x[5m]))")  # doctest: +SKIP
         'sum by (job) (rate(x[5m]))'
         """
-        _check_expr(expr)
+        expr = _check_expr(expr)
         return str(self._http.call("format_query", {"query": expr}, expr).data)
 
     # -- series and discovery ----------------------------------------------------
@@ -333,8 +336,13 @@ class Client:
         return {str(k): str(v) for k, v in (data or {}).items()}
 
 
-def _check_expr(expr: object) -> None:
-    """Refuse a query that is not a string, or is empty, before sending it."""
+def _check_expr(expr: object) -> str:
+    """The query's text (an :class:`~obskit.promql.Expr` gives its own; it is not parsed
+    again); a query that is not text, or is empty, is refused before it is sent."""
+    from ..promql._expr import Expr
+
+    if isinstance(expr, Expr):
+        expr = expr.text
     if not isinstance(expr, str):
         raise ConfigError(
             "the query must be a PromQL string like 'sum(rate(voicebot_calls_total[5m]))'; "
@@ -346,6 +354,7 @@ def _check_expr(expr: object) -> None:
             "'sum(rate(voicebot_calls_total[5m]))'",
             query=expr,
         )
+    return expr
 
 
 def _time_range(start: _time.TimeLike, end: _time.TimeLike) -> tuple[datetime, datetime]:
