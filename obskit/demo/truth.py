@@ -12,25 +12,32 @@ obskit's data contract: ``timestamp`` (UTC), ``value``, then one column per kept
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from ._model import Context
+from ._truthmath import (
+    Match,
+    Moment,
+    Moments,
+    Window,
+    instants,
+    label_names,
+    order_stats,
+    seconds,
+    selected,
+    tidy,
+    window_seconds,
+)
 from .generate import DemoData, generate
 from .scenario import DemoSpec, incidents
 
 __all__ = ["Truth", "truth"]
 
-Match = Mapping[str, str | tuple[str, ...]]
-Moment: TypeAlias = datetime | pd.Timestamp | float | int
-Moments: TypeAlias = Moment | Sequence[Moment] | np.ndarray | pd.DatetimeIndex
-Window: TypeAlias = float | timedelta | Sequence[float] | np.ndarray
-LabelKey = tuple[tuple[str, str], ...]
 QuantileMethod: TypeAlias = Literal["linear", "inverted_cdf"]
 
 #: Labels every series of a job carries; aggregations in the truth never group by them.
@@ -42,54 +49,6 @@ _REDUCERS: dict[str, Callable[..., Any]] = {
     "max": np.nanmax,
     "avg": np.nanmean,
 }
-
-
-def _selected(key_labels: LabelKey, match: Match) -> bool:
-    labels = dict(key_labels)
-    for name, wanted in match.items():
-        options = (wanted,) if isinstance(wanted, str) else wanted
-        if labels.get(name) not in options:
-            return False
-    return True
-
-
-def _seconds(at: Moment) -> float:
-    return float(at) if isinstance(at, int | float) else pd.Timestamp(at).timestamp()
-
-
-def _instants(ends: Moments) -> np.ndarray:
-    """Unix seconds of one or many instants, as a float array."""
-    if isinstance(ends, pd.DatetimeIndex):
-        return ends.asi8 / 1e9 if ends.tz is not None else ends.tz_localize("UTC").asi8 / 1e9
-    if isinstance(ends, datetime | pd.Timestamp | int | float):
-        return np.array([_seconds(ends)])
-    return np.array([_seconds(e) for e in ends], dtype=np.float64)
-
-
-def _window_seconds(window: Window) -> np.ndarray:
-    """Seconds of one window or one per end (numbers, or timedeltas)."""
-    if isinstance(window, timedelta):  # pd.Timedelta too
-        return np.asarray(window.total_seconds())
-    return np.asarray(window, dtype=np.float64)
-
-
-def _tidy(rows: dict[tuple[str, ...], dict[str, np.ndarray]], by: Sequence[str], ends: np.ndarray):
-    """A tidy frame from ``{label values: {column: values per end}}``, sorted as obskit sorts."""
-    parts = []
-    stamps = pd.to_datetime(np.round(ends * 1e3).astype(np.int64), unit="ms", utc=True).as_unit(
-        "ns"
-    )
-    for key in sorted(rows):
-        part = pd.DataFrame({"timestamp": stamps, **rows[key]})
-        for label, value in zip(by, key, strict=True):
-            part[label] = value
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame({"timestamp": pd.to_datetime([], utc=True), "value": []})
-    out = pd.concat(parts, ignore_index=True)
-    for label in by:
-        out[label] = out[label].astype("category")
-    return out
 
 
 @dataclass
@@ -133,8 +92,8 @@ class Truth:
 
     def _bounds(self, ends: Moments, window: Window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per end: unix seconds, and the scrape index range [lo, hi) of ``(end - window, end]``."""
-        at = _instants(ends)
-        width = np.broadcast_to(_window_seconds(window), at.shape)
+        at = instants(ends)
+        width = np.broadcast_to(window_seconds(window), at.shape)
         ts = self.spec.timestamps()
         lo = np.searchsorted(ts, at - width, side="right")
         hi = np.searchsorted(ts, at, side="right")
@@ -147,7 +106,7 @@ class Truth:
     ) -> dict[tuple[str, ...], np.ndarray]:
         groups: dict[tuple[str, ...], np.ndarray] = {}
         for (n, labels), inc in self._ctx.increments.items():
-            if n == name and _selected(labels, match):
+            if n == name and selected(labels, match):
                 key = tuple(dict(labels).get(b, "") for b in by)
                 groups[key] = groups[key] + inc if key in groups else inc.copy()
         if not groups:
@@ -167,12 +126,12 @@ class Truth:
 
     def total(self, name: str, start: Moment, end: Moment, **match: str | tuple[str, ...]) -> float:
         """What ``increase(name[end-start])`` at ``end`` should say, from the draws."""
-        window = self._intervals(_seconds(start), _seconds(end))
+        window = self._intervals(seconds(start), seconds(end))
         return float(self.increments(name, **match).to_numpy()[window].sum())
 
     def rate(self, name: str, start: Moment, end: Moment, **match: str | tuple[str, ...]) -> float:
         """Per-second rate over (start, end] from the draws."""
-        return self.total(name, start, end, **match) / (_seconds(end) - _seconds(start))
+        return self.total(name, start, end, **match) / (seconds(end) - seconds(start))
 
     def totals(
         self,
@@ -198,7 +157,7 @@ class Truth:
         for key, inc in self._counter_groups(name, by, match).items():
             cum = np.concatenate([[0.0], np.cumsum(inc)])
             rows[key] = {"value": cum[hi] - cum[lo]}
-        return _tidy(rows, by, at)
+        return tidy(rows, by, at)
 
     def rates(
         self,
@@ -216,8 +175,8 @@ class Truth:
         True
         """
         out = self.totals(name, ends, window, by=by, **match)
-        count = len(_instants(ends))
-        seconds = np.broadcast_to(_window_seconds(window), (count,))
+        count = len(instants(ends))
+        seconds = np.broadcast_to(window_seconds(window), (count,))
         out["value"] = out["value"] / np.tile(seconds, len(out) // count)  # groups × ends
         return out
 
@@ -232,7 +191,7 @@ class Truth:
             return self._sorted_obs[cache_key]
         pooled: dict[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
         for (n, labels), pair in self._ctx.observations.items():
-            if n == name and _selected(labels, match):
+            if n == name and selected(labels, match):
                 key = tuple(dict(labels).get(b, "") for b in by)
                 pooled.setdefault(key, []).append(pair)
         if not pooled:
@@ -250,10 +209,10 @@ class Truth:
         self, name: str, start: Moment, end: Moment, **match: str | tuple[str, ...]
     ) -> np.ndarray:
         """Raw observed values (before bucketing) of a histogram in (start, end]."""
-        window = self._intervals(_seconds(start), _seconds(end))
+        window = self._intervals(seconds(start), seconds(end))
         chunks = []
         for (n, labels), (interval, observed) in self._ctx.observations.items():
-            if n == name and _selected(labels, match):
+            if n == name and selected(labels, match):
                 keep = (interval >= window.start) & (interval < window.stop)
                 chunks.append(observed[keep])
         if not chunks:
@@ -308,7 +267,7 @@ class Truth:
             first = np.searchsorted(interval, lo, side="left")
             stop = np.searchsorted(interval, hi, side="left")
             stats = np.array(
-                [_order_stats(values[a:b], q) for a, b in zip(first, stop, strict=True)]
+                [order_stats(values[a:b], q) for a, b in zip(first, stop, strict=True)]
             )
             stats = stats.reshape(len(at), 3)
             lower, upper = self.bucket_edges(name, stats[:, 0])
@@ -316,7 +275,7 @@ class Truth:
                 "value": stats[:, 0], "n": stop - first, "lower": lower, "upper": upper,
                 "rank_low": stats[:, 1], "rank_high": stats[:, 2],
             }  # fmt: skip
-        return _tidy(rows, by, at)
+        return tidy(rows, by, at)
 
     def bucket_bounds(self, name: str, value: float) -> tuple[float, float]:
         """The (lower, upper] bounds of the histogram bucket that holds ``value``."""
@@ -338,7 +297,7 @@ class Truth:
 
     def gauge(self, name: str, at: Moment, **match: str | tuple[str, ...]) -> float:
         """Sum of the matching gauge series at the last scrape at or before ``at``."""
-        frame = self._gauge_frame(name, _instants(at), (), "sum", match)
+        frame = self._gauge_frame(name, instants(at), (), "sum", match)
         if frame.empty or frame["value"].isna().all():
             raise KeyError(f"no gauge {name} matches {dict(match)} at {at}")
         return float(frame["value"].iloc[0])
@@ -361,7 +320,7 @@ class Truth:
         >>> t.gauges("voicebot_backup_success", [t.end], by=["component"])["value"].tolist()
         [1.0, 1.0, 1.0]
         """
-        return self._gauge_frame(name, _instants(ends), by, how, match)
+        return self._gauge_frame(name, instants(ends), by, how, match)
 
     def _gauge_frame(
         self, name: str, at: np.ndarray, by: Sequence[str], how: str, match: Match
@@ -369,7 +328,7 @@ class Truth:
         idx = np.searchsorted(self.spec.timestamps(), at, side="right") - 1
         pooled: dict[tuple[str, ...], list[np.ndarray]] = {}
         for s in self.data.series:
-            if s.name != name or not _selected(tuple(s.labels.items()), match):
+            if s.name != name or not selected(tuple(s.labels.items()), match):
                 continue
             values = s.values[idx].astype(np.float64)
             if s.present is not None:
@@ -384,7 +343,7 @@ class Truth:
             with np.errstate(all="ignore"):
                 value = np.where(np.isnan(stack).all(axis=0), np.nan, reduce(stack, axis=0))
             rows[key] = {"value": value}
-        return _tidy(rows, by, at)
+        return tidy(rows, by, at)
 
     # -- domain answers --------------------------------------------------------------------
 
@@ -408,7 +367,7 @@ class Truth:
         return self._shares("voicebot_transfers_total", "reason", start, end, {})
 
     def _shares(self, name: str, label: str, start: Moment, end: Moment, match: Match):
-        frame = self.totals(name, [end], _seconds(end) - _seconds(start), by=[label], **match)
+        frame = self.totals(name, [end], seconds(end) - seconds(start), by=[label], **match)
         counts = frame.set_index(frame[label].astype(str))["value"]
         total = counts.sum()
         return (counts / total if total > 0 else counts * np.nan).rename(name)
@@ -451,9 +410,9 @@ class Truth:
         seconds = pd.Timedelta(step).total_seconds() if isinstance(step, str) else float(step)
         ends = self.start + seconds * np.arange(1, int((self.end - self.start) // seconds) + 1)
         out: dict[str, pd.DataFrame] = {}
-        for name, labels in _label_names(self._ctx.increments).items():
+        for name, labels in label_names(self._ctx.increments).items():
             out[name] = self.totals(name, ends, seconds, by=labels)
-        for name, labels in _label_names(self._ctx.observations).items():
+        for name, labels in label_names(self._ctx.observations).items():
             parts = []
             for q in (0.5, 0.95, 0.99):
                 part = self.quantiles(name, q, ends, seconds, by=labels)
@@ -464,28 +423,6 @@ class Truth:
             by = [k for k in sorted(first) if k not in _TARGET_LABELS]
             out[name] = self.gauges(name, ends, by=by)
         return out
-
-
-def _order_stats(window: np.ndarray, q: float) -> tuple[float, float, float]:
-    """Linear q-quantile, and the observations of rank ceil(q·n) and (on a tie) the next."""
-    n = window.size
-    if n == 0:
-        return (np.nan, np.nan, np.nan)
-    ordered = np.sort(window)
-    pos = q * (n - 1)
-    below = int(np.floor(pos))
-    above = min(below + 1, n - 1)
-    linear = ordered[below] + (ordered[above] - ordered[below]) * (pos - below)
-    rank = max(int(np.ceil(q * n - 1e-9)), 1)  # 1-based rank of the located observation
-    tie = abs(q * n - round(q * n)) < 1e-9
-    return (float(linear), float(ordered[rank - 1]), float(ordered[min(rank + tie, n) - 1]))
-
-
-def _label_names(store: Mapping[tuple[str, LabelKey], Any]) -> dict[str, list[str]]:
-    names: dict[str, set[str]] = {}
-    for name, labels in store:
-        names.setdefault(name, set()).update(k for k, _ in labels)
-    return {name: sorted(labels) for name, labels in names.items()}
 
 
 _CACHE: dict[str, Truth] = {}
