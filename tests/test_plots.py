@@ -357,8 +357,10 @@ def test_kind_is_inferred(frame, kind):
 def test_empty_frame_gives_a_no_data_figure(kind):
     frame = to_frame({"resultType": "matrix", "result": []}, query="absent_metric")
     fig = plots.plot(frame, kind)
-    assert [a.text for a in fig.layout.annotations] == ["no data"]
+    assert [a.text for a in fig.layout.annotations] == ["no data for absent_metric in this range"]
     assert not fig.data and fig.layout.title.text == "absent_metric"
+    untitled = to_frame({"resultType": "matrix", "result": []})
+    assert [a.text for a in plots.plot(untitled, kind).layout.annotations] == ["no data"]
 
 
 def test_unknown_kind_lists_the_valid_ones():

@@ -112,11 +112,18 @@ def threshold_colour(value: float, steps: Sequence[tuple[float, str]], default: 
     return found
 
 
-def no_data() -> go.Figure:
-    """An empty figure that says "no data"."""
+def no_data(query: str = "") -> go.Figure:
+    """An empty figure that says "no data" (for which query, when it is known).
+
+    >>> no_data("sum(rate(x_total[5m]))").layout.annotations[0].text
+    'no data for sum(rate(x_total[5m])) in this range'
+    """
+    short = " ".join(query.split())
+    short = short if len(short) <= 80 else short[:77] + "..."
+    text = f"no data for {short} in this range" if short else "no data"
     fig = go.Figure()
     fig.add_annotation(
-        text="no data", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
         font={"size": 16, "color": "#8E8E8E"},
     )  # fmt: skip
     fig.update_xaxes(visible=False)

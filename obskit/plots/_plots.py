@@ -152,7 +152,8 @@ def plot(
         legend = query_legend(frame)
     checked = (_check_max_points(max_points), _check_thresholds(thresholds))
     options = Options(unit, legend, *checked, donut=donut, share=share)
-    fig = no_data() if frame.empty else _BUILDERS[kind](frame, options)
+    query = str(frame.attrs.get("query") or "")
+    fig = no_data(query) if frame.empty else _BUILDERS[kind](frame, options)
     return _finish(fig, _title(frame, title), height or fig.layout.height or HEIGHTS[kind])
 
 
