@@ -201,3 +201,17 @@ def test_a_second_replay_start_uses_the_cache(tmp_path: Path) -> None:
         assert prom.build is not None and prom.build.cached
         assert prom.build.samples == int(edge_samples().counts.sum())
     assert time.perf_counter() - began < 30
+
+
+def test_a_replay_lends_its_frozen_metadata_to_the_client_and_lint() -> None:
+    """Backfilled data has no metadata: the client reads the fixture's, so lint knows types."""
+    import obskit
+    from obskit.demo import DemoPrometheus
+
+    fixture = Path(__file__).resolve().parents[1] / "notebooks" / "fixtures" / "exporters"
+    with DemoPrometheus(data=fixture) as replay:
+        client = obskit.connect(replay.url)
+        table = client.metrics().set_index("name")
+        assert table.loc["go_goroutines", ["type", "source"]].tolist() == ["gauge", "prometheus"]
+        report = obskit.validate("rate(go_goroutines[5m])", client, time=replay.end)
+        assert [f.rule for f in report.errors] == ["rate-on-gauge"]

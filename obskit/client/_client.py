@@ -290,14 +290,19 @@ class Client:
         """Every metric name on the server with its ``type``, ``help`` and ``unit``.
 
         Prometheus' ``/api/v1/metadata`` is used where it knows the metric (``source``
-        ``"prometheus"``); backfilled data has no metadata, so obskit's catalog fills in
-        (``source`` ``"catalog"``); names neither knows get ``"unknown"``.
+        ``"prometheus"``); backfilled data has no metadata, so a replayed fixture's frozen
+        metadata (``obskit freeze``) or else obskit's catalog fills in (``source``
+        ``"catalog"``); names neither knows get ``"unknown"``.
 
         >>> client.metrics().columns.tolist()  # doctest: +SKIP
         ['name', 'type', 'help', 'unit', 'source']
         """
         names = self._label_values("__name__", None, "metric names")
         metadata = self._http.call("metadata", {}, "metadata", post=False).data or {}
+        if not metadata:  # backfilled data has none: a replayed fixture brings its own
+            from ..demo.replay import metadata as frozen
+
+            metadata = frozen(self.url)
         return _discovery.describe_metrics(names, metadata)
 
     def series_count(
