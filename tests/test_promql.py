@@ -165,7 +165,15 @@ def test_builder_outputs_parse_and_lint_clean(name: str, dashboard: bool) -> Non
     expr = BUILT[name]
     assert "$__rate_interval" in expr or "increase(" in expr
     promql.parse(expr)
-    assert lint(expr, dashboard=dashboard) == []
+    # clean: no warning or error (noisy-panel may suggest a guard for an unguarded quantile)
+    assert [f for f in lint(expr, dashboard=dashboard) if f.severity != "info"] == []
+
+
+def test_a_guarded_quantile_gets_no_calm_panel_suggestion() -> None:
+    bare = promql.quantile(0.95, "voicebot_llm_latency_seconds", by=["model"])
+    calm = promql.quantile(0.95, "voicebot_llm_latency_seconds", by=["model"], min_count=20)
+    assert [f.rule for f in lint(bare, dashboard=True)] == ["noisy-panel"]
+    assert lint(calm, dashboard=True) == []
 
 
 # -- Grafana interval and macros ---------------------------------------------------------------
