@@ -81,7 +81,7 @@ def main() -> int:
         finally:
             server.stop()
             demo.stop()
-            for name, tree in trees.items():
+            for tree in trees.values():
                 if tree != ROOT:
                     subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                     str(tree)], check=False)  # fmt: skip

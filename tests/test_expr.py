@@ -323,7 +323,9 @@ def test_preview_names_a_series_without_the_legend_label() -> None:
 
 
 @pytest.mark.prometheus
-def test_the_client_takes_an_expr_and_does_not_parse_it(demo, demo_client, parses: list[str]) -> None:
+def test_the_client_takes_an_expr_and_does_not_parse_it(
+    demo, demo_client, parses: list[str]
+) -> None:
     e = Expr("sum by (outcome) (rate(voicebot_calls_total[$__rate_interval]))")
     start = demo.end - pd.Timedelta("1h")
     by_expr = demo_client.query_range(e, start, demo.end, step="5m")

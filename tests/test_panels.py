@@ -16,8 +16,8 @@ import pytest
 
 from obskit import dashboards, panels
 from obskit.dashboards._add import use_rate_interval
-from obskit.promql import Expr
 from obskit.errors import ConfigError, DashboardError, ValidationError
+from obskit.promql import Expr
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "business-dashboard"
@@ -241,12 +241,18 @@ def test_legend_from_by_labels(expr: str, legend: str) -> None:
 
 
 def test_kind_inference() -> None:
-    ratio = Expr("sum(rate(voicebot_tts_cache_hits_total[5m])) / sum(rate(voicebot_calls_total[5m]))")
+    ratio = Expr(
+        "sum(rate(voicebot_tts_cache_hits_total[5m])) / sum(rate(voicebot_calls_total[5m]))"
+    )
     count = Expr("sum(rate(voicebot_calls_total[5m]))")
-    latency = Expr("histogram_quantile(0.95, sum by (le) (rate(voicebot_llm_latency_seconds_bucket[5m])))")
+    latency = Expr(
+        "histogram_quantile(0.95, sum by (le) (rate(voicebot_llm_latency_seconds_bucket[5m])))"
+    )
     assert [ratio.kind(1), count.kind(1), latency.kind(3), latency.kind()] == [
         "gauge", "stat", "timeseries", "stat"]  # fmt: skip
-    by_component = Expr("time() - max by (component) (voicebot_backup_last_success_timestamp_seconds)")
+    by_component = Expr(
+        "time() - max by (component) (voicebot_backup_last_success_timestamp_seconds)"
+    )
     assert by_component.kind() == "timeseries" and by_component.legend == "{{component}}"
 
 

@@ -39,8 +39,6 @@ def namespace(name: str) -> str:
     return head + sep
 
 
-
-
 @dataclass(frozen=True)
 class Finding:
     """One problem lint or validate found in a query.
