@@ -11,14 +11,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import config
-from .._time import parse_duration
+from .. import _cliargs, config
 from ..errors import ConfigError, DashboardError
 from .panels import KINDS
 
@@ -29,9 +27,8 @@ _DIR_HELP = "the repository's grafana/ folder (default: found from the working d
 
 # -- option types: each raises ArgumentTypeError with a valid example (argparse exits 2) --------
 
-
-def _bad(what: str, text: str, why: str = "") -> argparse.ArgumentTypeError:
-    return argparse.ArgumentTypeError(f"must be {what}; got {text!r}{why}")
+_bad, _url, _text = _cliargs.bad, _cliargs.url, _cliargs.text
+_out, _duration = _cliargs.new_file, _cliargs.duration
 
 
 def _folder(text: str) -> str:
@@ -47,41 +44,6 @@ def _instant(text: str) -> datetime:
         return config.parse_instant(text, "--at")
     except ConfigError:
         raise _bad("an ISO 8601 instant like 2026-02-14T18:00:00Z", text) from None
-
-
-def _url(text: str) -> str:
-    scheme, _, rest = text.partition("://")
-    if scheme not in ("http", "https") or not rest.strip("/"):
-        raise _bad("an http(s) URL like http://127.0.0.1:9090", text)
-    return text
-
-
-def _out(text: str) -> str:
-    folder = Path(text).parent
-    if not folder.is_dir():
-        raise _bad("a file in an existing folder like system.preview.html", text, " (no folder)")
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".obskit-", suffix=".tmp"):
-            pass
-    except OSError as exc:
-        raise _bad("a file in a folder you can write", text, f" ({exc.strerror})") from None
-    return text
-
-
-def _text(what: str) -> Any:
-    def check(text: str) -> str:
-        if not text.strip():
-            raise _bad(what, text)
-        return text
-
-    return check
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text, "--scrape-interval")
-    except ConfigError:
-        raise _bad("a duration like 15s, 30s or 1m", text) from None
 
 
 def _assignment(text: str) -> tuple[str, str]:
