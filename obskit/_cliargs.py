@@ -14,7 +14,7 @@ from pathlib import Path
 from ._time import parse_duration
 from .errors import ConfigError
 
-__all__ = ["bad", "duration", "existing_file", "new_file", "selector", "text", "url"]
+__all__ = ["bad", "duration", "existing_file", "new_dir", "new_file", "selector", "text", "url"]
 
 
 def bad(what: str, text: str, why: str = "") -> argparse.ArgumentTypeError:
@@ -40,6 +40,24 @@ def new_file(value: str) -> str:
             pass
     except OSError as exc:
         raise bad("a file in a folder you can write", value, f" ({exc.strerror})") from None
+    return value
+
+
+def new_dir(value: str) -> str:
+    """A folder to create (missing parents too): the nearest existing one must be writable."""
+    path = Path(value).expanduser().absolute()
+    if path.is_file():
+        raise bad("a folder to write, not a file", value)
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        with tempfile.TemporaryDirectory(dir=parent, prefix=".obskit-"):
+            pass
+    except OSError as exc:
+        raise bad(
+            "a folder under one you can write", value, f" ({parent}: {exc.strerror})"
+        ) from None
     return value
 
 

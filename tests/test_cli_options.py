@@ -82,15 +82,8 @@ VALID = {
 _FREEZE = "obskit/demo/_freeze_cli.py"
 _FREEZE_REQUIRED = '--match={job="node"} --start=-1h --end=now --out=fixture'
 PENDING: dict[str, str] = {
-    f"freeze --prometheus localhost:9090 {_FREEZE_REQUIRED}": _FREEZE,
-    f"freeze --prometheus ftp://127.0.0.1:9090 {_FREEZE_REQUIRED}": _FREEZE,
-    "freeze --prometheus=http://127.0.0.1:9 --match  --start=-1h --end=now --out=fixture": _FREEZE,
-    "freeze --prometheus=http://127.0.0.1:9 --match {job= --start=-1h --end=now --out=fixture": _FREEZE,
-    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start yesterday-ish --end=now --out=fixture': _FREEZE,
-    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start=-1h --end yesterday-ish --out=fixture': _FREEZE,
-    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start=-1h --end 2026-13-01T00:00:00Z --out=fixture': _FREEZE,
-    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start=-1h --end=now --out /nonexistent/obskit-folder/preview.html': _FREEZE,
-    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start=-1h --end=now --out /proc/obskit-preview.html': _FREEZE,
+    # valid for freeze: it makes missing parents (the run then fails to reach port 9, exit 1)
+    'freeze --prometheus=http://127.0.0.1:9 --match={job="node"} --start=-1h --end=now --out /nonexistent/obskit-folder/preview.html': "obskit/demo/_freeze_cli.py",
 }  # fmt: skip
 
 

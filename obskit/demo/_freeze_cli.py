@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import _cliargs
+
 __all__ = ["add_data_option", "add_freeze_parser"]
 
 
@@ -26,6 +28,20 @@ def _fixture_dir(text: str) -> Path:
             f"got {text!r}"
         )
     return path
+
+
+def _time(text: str) -> str:
+    """An instant ``freeze`` accepts (ISO 8601, unix seconds, now, -1h); returned as given."""
+    from .._time import parse_time
+    from ..errors import ConfigError
+
+    try:
+        parse_time(text, "time")
+    except ConfigError:
+        raise _cliargs.bad(
+            "an ISO 8601 instant like 2026-02-14T18:00:00Z, or now, -1h", text
+        ) from None
+    return text
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
@@ -51,17 +67,22 @@ def add_freeze_parser(sub: argparse._SubParsersAction) -> None:
             "write a fixture that `obskit demo start --data DIR` replays."
         ),
     )
-    p.add_argument("--prometheus", required=True, metavar="URL", help="the source server")
+    p.add_argument("--prometheus", required=True, type=_cliargs.url, metavar="URL",
+                   help="the source server")  # fmt: skip
     p.add_argument(
         "--match",
         action="append",
         required=True,
+        type=_cliargs.selector,
         metavar="SELECTOR",
         help="series selector, e.g. '{job=\"node\"}' (repeat for more)",
     )
-    p.add_argument("--start", required=True, metavar="T", help="ISO instant or e.g. -1h")
-    p.add_argument("--end", required=True, metavar="T", help="ISO instant or now")
-    p.add_argument("--out", required=True, metavar="DIR", help="the fixture directory to write")
+    p.add_argument(
+        "--start", required=True, type=_time, metavar="T", help="ISO instant or e.g. -1h"
+    )
+    p.add_argument("--end", required=True, type=_time, metavar="T", help="ISO instant or now")
+    p.add_argument("--out", required=True, type=_cliargs.new_dir, metavar="DIR",
+                   help="the fixture directory to write (missing parents are made)")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument(
         "--max-series", type=_budget, default=MAX_SERIES, metavar="N",
