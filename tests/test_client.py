@@ -390,6 +390,7 @@ def _every_call(client: Client) -> dict[str, Callable[[], object]]:
         "metrics": client.metrics,
         "targets": client.targets,
         "build_info": client.build_info,
+        "flags": client.flags,
         "format_query": lambda: client.format_query("sum by(k)(obskit_test_key)"),
     }
 

@@ -91,3 +91,25 @@ def test_dialect_from_build_info_and_bad_dialect() -> None:
     assert dialect_of({}) == "victoriametrics"
     with pytest.raises(ConfigError, match="dialect must be one of prometheus-2"):
         PanelContext(dialect="mimir")
+
+
+# -- windows past the server's retention -------------------------------------------------------------
+
+
+def test_lookback_adds_windows_offsets_and_subqueries() -> None:
+    assert Expr("rate(x[5m] offset 1h)").lookback == 3900
+    assert Expr("max_over_time(rate(x[5m])[1d:1m])").lookback == 86400 + 300
+    assert Expr("sum(rate(x[$__rate_interval]))").lookback == 120  # the macro's real window
+    assert Expr("rate(x[$w])").lookback is None  # unknown: nothing is claimed
+
+
+@pytest.mark.prometheus
+def test_a_window_past_the_servers_retention_is_a_warning(demo, demo_client) -> None:
+    assert demo_client.flags()["storage.tsdb.retention.time"] == "100y"
+    past = obskit.validate("rate(voicebot_calls_total[5m] offset 101y)", demo_client, time=demo.end)
+    assert [f.rule for f in past.findings if f.rule == "retention-exceeded"] == [
+        "retention-exceeded"
+    ]
+    assert "keeps 100y" in str(past) or "keeps 36500d" in str(past)
+    within = obskit.validate("rate(voicebot_calls_total[5m] offset 1d)", demo_client, time=demo.end)
+    assert not [f for f in within.findings if f.rule == "retention-exceeded"]

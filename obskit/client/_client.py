@@ -340,6 +340,15 @@ class Client:
         data = self._http.call("status/buildinfo", {}, "build info", post=False).data
         return {str(k): str(v) for k, v in (data or {}).items()}
 
+    def flags(self) -> dict[str, str]:
+        """The server's command-line flags (``/api/v1/status/flags``), e.g. its retention.
+
+        >>> client.flags()["storage.tsdb.retention.time"]  # doctest: +SKIP
+        '100y'
+        """
+        data = self._http.call("status/flags", {}, "flags", post=False).data
+        return {str(k): str(v) for k, v in (data or {}).items()}
+
 
 def _check_expr(expr: object) -> str:
     """The query's text (an :class:`~obskit.promql.Expr` gives its own; it is not parsed

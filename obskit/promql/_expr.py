@@ -316,6 +316,17 @@ class Expr:
         """The Grafana unit of the result, from the catalog (``None`` when unknown)."""
         return _infer.unit(self.tree)
 
+    @cached_property
+    def lookback(self) -> float | None:
+        """How far back the query reads, in seconds: its longest window + offset (subqueries
+        add up); ``None`` when a variable in a window has no value."""
+
+        def seconds(delta: Any) -> float | None:
+            ms = round(delta.total_seconds() * 1000)
+            return self.prepared.windows.get(ms) if ms in self.prepared.windows else ms / 1000
+
+        return _infer.lookback(self.tree, seconds)
+
     def series_estimate(self, values: _infer.LabelValues | None = None) -> int | None:
         """Roughly how many series the query returns (``None`` when the catalog cannot tell)."""
         return _infer.estimate(self.tree, values)

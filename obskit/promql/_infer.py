@@ -14,7 +14,7 @@ from typing import Any
 import promql_parser as pp
 
 from ..catalog import find_metric
-from ._ast import match_op, unwrap
+from ._ast import children, match_op, unwrap
 
 __all__ = [
     "SCALAR",
@@ -22,6 +22,7 @@ __all__ = [
     "first_metric",
     "implied_labels",
     "legend_labels",
+    "lookback",
     "name_of",
     "output_labels",
     "unit",
@@ -265,6 +266,38 @@ def first_metric(node: Any) -> str | None:
     if isinstance(node, pp.Call):
         return next((n for n in (first_metric(a) for a in node.args) if n), None)
     return None
+
+
+# -- how far back it reads ------------------------------------------------------------------------
+
+
+def lookback(node: Any, seconds: Callable[[Any], float | None]) -> float | None:
+    """The furthest a query reads back from its evaluation time, in seconds (window + offset).
+
+    ``seconds(delta)`` turns a parsed duration into real seconds (macros resolved);
+    ``None`` when a part of it is unknown (an undeclared variable).
+    """
+    node = unwrap(node)
+    if isinstance(node, pp.MatrixSelector):
+        return _sum(seconds(node.range), _offset(node.vector_selector, seconds))
+    if isinstance(node, pp.VectorSelector):
+        return _offset(node, seconds)
+    if isinstance(node, pp.SubqueryExpr):
+        inner = lookback(node.expr, seconds)
+        return _sum(seconds(node.range), _offset(node, seconds), inner)
+    parts = [lookback(child, seconds) for _, child in children(node)]
+    if any(part is None for part in parts):
+        return None
+    return max((part for part in parts if part is not None), default=0.0)
+
+
+def _sum(*parts: float | None) -> float | None:
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def _offset(node: Any, seconds: Callable[[Any], float | None]) -> float | None:
+    offset = getattr(node, "offset", None)
+    return 0.0 if offset is None else seconds(offset)
 
 
 # -- series estimate -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ offline-parse-failed    info      the server reads a query the offline parser ca
 unsupported-function    error     offline: a function the dialect does not have (``limitk`` on 2.x)
 unsupported-syntax      error     offline: syntax the dialect does not have (quoted names on 2.x)
 experimental-function   warning   offline: a Prometheus 3 function behind a feature flag
+retention-exceeded      warning   windows and offsets reach past the server's retention
 ======================  ========  ===========================================================
 """
 
@@ -30,8 +31,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .._time import parse_time
-from ..errors import ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
+from .._time import format_duration, parse_duration, parse_time
+from ..errors import ConfigError, ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
 from . import _dialect
 from . import lint as _lint
 from ._expr import Expr
@@ -220,6 +221,8 @@ def validate(
         found += _lint.lint(query, series_budget=budget, **live)
         if client is None:
             found += [Finding(*f) for f in query.dialect_findings()]
+        else:
+            found += _retention(client, query)
     if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
         return _report(query.text, expanded, found)
     frame, run = _run(client, expanded, time)
@@ -262,6 +265,41 @@ def _server_syntax(client: SupportsValidation, expanded: str) -> Finding | str |
         log.info("validate: the server cannot check syntax: %s", exc)
         return None
     return "ok"
+
+
+#: Prometheus' retention when neither its time nor its size flag is set.
+_DEFAULT_RETENTION = 15 * 86400
+
+
+def _retention(client: SupportsValidation, query: Expr) -> list[Finding]:
+    """``retention-exceeded`` when the query reads back further than the server keeps data."""
+    flags = getattr(client, "flags", None)
+    reach = query.lookback
+    if not callable(flags) or not reach:
+        return []
+    try:
+        text = flags().get("storage.tsdb.retention.time", "")
+    except ObskitError as exc:  # VictoriaMetrics has no flags endpoint
+        log.info("validate: no retention from the server: %s", exc)
+        return []
+    try:
+        keeps = parse_duration(text, "retention") if text else None
+    except ConfigError:
+        return []
+    if keeps is None:
+        return []
+    keeps = keeps or _DEFAULT_RETENTION
+    if reach <= keeps:
+        return []
+    return [
+        Finding(
+            "retention-exceeded",
+            "warning",
+            f"the query reads back {format_duration(reach)} (its longest window and offset) but "
+            f"the server keeps {format_duration(keeps)} of data, so the oldest part returns "
+            "nothing; shorten the window or offset, or query a long-term store",
+        )
+    ]
 
 
 def _unlinted(query: Expr) -> Finding:
