@@ -104,12 +104,15 @@ def _build(spec: DemoSpec, target: Path, workers: int | None, until: float | Non
 _DATA: DemoData | None = None
 
 
-def _window_job(args: tuple[int, int, int, str, str]) -> str:
-    index, lo, hi, workdir, promtool = args
-    assert _DATA is not None
-    text_path = Path(workdir) / f"block-{index:04d}.om"
-    text_path.write_text(render_window(_DATA, lo, hi))
-    out = Path(workdir) / f"out-{index:04d}"
+def create_blocks(text: str, workdir: str, name: str, promtool: str, what: str) -> str:
+    """Backfill one window of OpenMetrics ``text`` with promtool into ``workdir/out-NAME``.
+
+    The text file is removed afterwards; a promtool failure is a :class:`DemoError`
+    naming ``what`` (e.g. ``demo window 12``) and promtool's own message.
+    """
+    text_path = Path(workdir) / f"block-{name}.om"
+    text_path.write_text(text)
+    out = Path(workdir) / f"out-{name}"
     proc = subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text_path), str(out)],
         capture_output=True,
@@ -117,8 +120,15 @@ def _window_job(args: tuple[int, int, int, str, str]) -> str:
     )
     text_path.unlink()
     if proc.returncode != 0:
-        raise DemoError(f"promtool failed on demo window {index}: {proc.stderr.strip()[-500:]}")
+        raise DemoError(f"promtool failed on {what}: {proc.stderr.strip()[-500:]}")
     return str(out)
+
+
+def _window_job(args: tuple[int, int, int, str, str]) -> str:
+    index, lo, hi, workdir, promtool = args
+    assert _DATA is not None
+    text = render_window(_DATA, lo, hi)
+    return create_blocks(text, workdir, f"{index:04d}", promtool, f"demo window {index}")
 
 
 def _backfill(data: DemoData, staging: Path, promtool: str, workers: int, limit: int) -> None:

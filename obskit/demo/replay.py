@@ -17,7 +17,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,9 +26,8 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from ..errors import DemoError
 from . import _fixture
-from .backfill import BuildReport, find_binary, store_manifest, verified_samples
+from .backfill import BuildReport, create_blocks, find_binary, store_manifest, verified_samples
 
 __all__ = ["cache_key", "ensure_blocks", "metadata", "register", "render_window"]
 
@@ -145,18 +143,8 @@ _PREFIXES: list[str] = []
 def _window_job(args: tuple[int, str, str]) -> str:
     block, workdir, promtool = args
     assert _SAMPLES is not None
-    text_path = Path(workdir) / f"block-{block}.om"
-    text_path.write_text(render_window(_SAMPLES, block, _PREFIXES))
-    out = Path(workdir) / f"out-{block}"
-    proc = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(text_path), str(out)],
-        capture_output=True,
-        text=True,
-    )
-    text_path.unlink()
-    if proc.returncode != 0:
-        raise DemoError(f"promtool failed on fixture window {block}: {proc.stderr.strip()[-500:]}")
-    return str(out)
+    text = render_window(_SAMPLES, block, _PREFIXES)
+    return create_blocks(text, workdir, str(block), promtool, f"fixture window {block}")
 
 
 def _backfill(samples: _fixture.Samples, staging: Path, promtool: str, workers: int) -> None:
