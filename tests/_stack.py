@@ -83,6 +83,18 @@ def missing_programs() -> list[str]:
     return missing
 
 
+def require_programs() -> None:
+    """Fail (in CI) or skip (on a developer's machine) when the stack's programs are missing."""
+    import pytest
+
+    missing = missing_programs()
+    if missing:
+        message = f"not installed: {', '.join(missing)}; run `scripts/system-deps test`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 @dataclass
 class Child:
     """One process the stack started, with its log file and how to stop it gently."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, missing_programs, parse
+from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, parse, require_programs
 
 from obskit import dashboards
 from obskit._time import parse_duration
@@ -63,12 +62,7 @@ KEYS = [(q.panel, q.ref_id) for q in plan(BOARD, datetime(2026, 2, 14, 18, tzinf
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The whole stack, started once for this module, torn down even when tests fail."""
-    missing = missing_programs()
-    if missing:
-        message = f"not installed: {', '.join(missing)}; run `scripts/system-deps test`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_programs()
     stack = Stack(scrape_seconds=SCRAPE_SECONDS)
     try:
         stack.start()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _stack import JOBS, Stack, missing_programs
+from _stack import JOBS, Stack, require_programs
 from test_exporters_live import READY
 
 from obskit import dashboards
@@ -41,12 +41,7 @@ MINUTES = float(os.environ.get("FREEZE_STACK_MINUTES", "1"))
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[Stack, datetime]]:
-    missing = missing_programs()
-    if missing:
-        message = f"not installed: {', '.join(missing)}; run `scripts/system-deps test`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_programs()
     began = datetime.fromtimestamp(int(time.time()), UTC)  # before the first scrape
     stack = Stack(scrape_seconds=1)
     try:

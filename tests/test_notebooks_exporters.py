@@ -12,14 +12,13 @@ that no cell raises or writes a traceback, and that the parameters really were u
 from __future__ import annotations
 
 import ast
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 import pytest
-from _stack import JOBS, Stack, missing_programs
+from _stack import JOBS, Stack, require_programs
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.exporters
@@ -36,12 +35,7 @@ READY = [
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    missing = missing_programs()
-    if missing:
-        message = f"not installed: {', '.join(missing)}; run `scripts/system-deps test`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_programs()
     stack = Stack(scrape_seconds=1)
     try:
         stack.start()
