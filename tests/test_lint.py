@@ -53,7 +53,7 @@ CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "max_over_time(sum by (outcome) (rate(voicebot_calls_total[5m]))[1h:1m])",
         {},
     ),
-    "range-too-short": ("rate(voicebot_calls_total[1m])", "rate(voicebot_calls_total[2m])", {}),
+    "range-too-short": ("rate(voicebot_calls_total[45s])", "rate(voicebot_calls_total[1m])", {}),
     "noisy-panel": (
         'sum(rate(voicebot_store_api_requests_total{status_code=~"5.."}[$__rate_interval]))'
         " / (sum(rate(voicebot_store_api_requests_total[$__rate_interval])) > 0)",

@@ -315,19 +315,44 @@ def test_comparisons_that_depend_on_data_are_quiet(expr: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("expr", "scrape"),
-    [("rate(x_total[1m])", 30), ("deriv(x[2m])", 60), ("rate(x_total[2m])", 60)],
+    ("expr", "scrape", "floor", "advised"),
+    [
+        ("rate(x_total[59s])", 30, "1m", "2m"),
+        ("deriv(x[119s])", 60, "2m", "4m"),
+        ("increase(x_total[1m])", 60, "2m", "4m"),
+        ("irate(x_total[1m59s])", 60, "2m", None),
+    ],
 )
-def test_windows_under_three_scrapes_are_too_short(expr: str, scrape: int) -> None:
+def test_windows_just_under_two_scrapes_are_too_short(
+    expr: str, scrape: int, floor: str, advised: str | None
+) -> None:
+    """pint's promql/rate threshold: a window under 2 x scrape can hold fewer than 2 samples."""
     (found,) = only(expr, "range-too-short", scrape_interval=scrape)
-    assert "4 scrape intervals" in found.message  # the advice stays 4 x scrape
+    assert "shorter than 2 scrape intervals" in found.message
+    assert f"at least {floor}" in found.message
+    if advised:  # the advice (and the fix) stays 4 x scrape, as $__rate_interval
+        assert f"({advised}, 4 scrape intervals" in found.message
+        assert f"[{advised}]" in str(found.fix)
+
+
+def test_over_time_windows_need_one_scrape() -> None:
+    (found,) = only("max_over_time(x[29s])", "range-too-short", scrape_interval=30)
+    assert "shorter than 1 scrape interval (30s)" in found.message
+    assert found.fix == "max_over_time(x[30s])"
+    assert "range-too-short" not in rules("max_over_time(x[30s])", scrape_interval=30)
 
 
 @pytest.mark.parametrize(
     ("expr", "scrape"),
-    [("rate(x_total[90s])", 30), ("rate(x_total[3m])", 60), ("irate(x_total[2m])", 60)],
+    [
+        ("rate(x_total[1m])", 30),
+        ("deriv(x[2m])", 60),
+        ("rate(x_total[2m])", 60),
+        ("increase(x_total[90s])", 30),
+        ("irate(x_total[2m])", 60),
+    ],
 )
-def test_windows_of_three_scrapes_have_no_gaps(expr: str, scrape: int) -> None:
+def test_windows_of_two_scrapes_are_long_enough(expr: str, scrape: int) -> None:
     assert "range-too-short" not in rules(expr, scrape_interval=scrape)
 
 

@@ -56,7 +56,7 @@ REGISTRY: tuple[Rule, ...] = (
          quantile_out_of_range),
     Rule("aggregation-before-rate", "error", "rate(sum(x)[5m:]): aggregating counters before "
          "rate", aggregation_before_rate),
-    Rule("range-too-short", "warning", "a window of under 3 scrape intervals (4 advised)",
+    Rule("range-too-short", "warning", "a window under 2 scrape intervals (4 advised)",
          range_too_short),
     Rule("hardcoded-window", "warning", "rate(x[5m]) in a dashboard instead of $__rate_interval",
          hardcoded_window),

@@ -1,9 +1,10 @@
 """Rules about range windows: too short for the scrape interval, fixed in a dashboard.
 
-A window of ``k`` scrape intervals holds about ``k`` samples; one late or missed scrape
-takes one away. rate() and its kind need 2, so a window under 3 intervals shows gaps, and
-the advice is 4 (what Grafana's ``$__rate_interval`` gives). irate() reads only the last
-two samples, so its window is a lookback, not a smoothing choice: a fixed one is fine.
+A window of ``k`` scrape intervals holds about ``k`` samples. rate() and its kind need 2, so
+a window under 2 intervals is too short (pint's ``promql/rate`` threshold); ``*_over_time``
+needs 1. The advice is 4 intervals (what Grafana's ``$__rate_interval`` gives), which also
+rides out a late or missed scrape. irate() reads only the last two samples, so its window is
+a lookback, not a smoothing choice: a fixed one is fine.
 """
 
 from __future__ import annotations
@@ -28,29 +29,55 @@ def _windows(ctx: Context) -> Iterator[tuple[Visit, str, float | None, str | Non
         yield visit, func, seconds, origin, samples
 
 
+#: The fewest scrape intervals a window may span: two samples, as pint's ``promql/rate``.
+MIN_INTERVALS = 2
+
+
+def _floor(samples: int) -> int:
+    """Scrape intervals under which a window is too short, for a function advised ``samples``."""
+    return min(samples, MIN_INTERVALS)
+
+
 def _too_short(ctx: Context, seconds: float | None, samples: int) -> bool:
-    """Whether a window of ``seconds`` risks gaps for a function that wants ``samples``."""
-    floor = samples - 1 if samples >= 4 else samples  # 4 advised, under 3 gaps
-    return seconds is not None and seconds < floor * ctx.scrape
+    """Whether a window of ``seconds`` has gaps for a function advised ``samples`` intervals."""
+    return seconds is not None and seconds < _floor(samples) * ctx.scrape
 
 
 def range_too_short(ctx: Context) -> list[Finding]:
     found = []
     for visit, func, seconds, _, samples in _windows(ctx):
-        minimum = samples * ctx.scrape
         if seconds is None or not _too_short(ctx, seconds, samples):
             continue
+        floor, scrape = _floor(samples), format_duration(ctx.scrape)
+        advised = format_duration(samples * ctx.scrape)
         use_macro = ctx.dashboard and func in ("rate", "irate", "increase")
-        window = "$__rate_interval" if use_macro else format_duration(minimum)
+        window = "$__rate_interval" if use_macro else advised
         fix = ctx.fix({visit.path: ctx.printer.matrix(visit.node, visit.path, window)})
+        holds = (
+            f"no sample and {func}() returns"
+            if floor == 1
+            else f"fewer than the {floor} samples {func}() needs and return"
+        )
+        use = ["$__rate_interval"] if use_macro else []
+        if samples > floor:
+            use.append(
+                f"at least {format_duration(floor * ctx.scrape)} ({advised}, "
+                f"{samples} scrape intervals, also rides out a missed scrape)"
+            )
+        else:
+            use.append(f"at least {advised}")
         found.append(
             Finding(
                 "range-too-short",
                 "warning",
                 f"{ctx.text(visit)}: the {format_duration(seconds)} window is shorter than "
-                f"{samples} scrape intervals ({samples} × {format_duration(ctx.scrape)}), so "
-                f"{func}() returns gaps or noise. Use at least {format_duration(minimum)}"
-                + (" or $__rate_interval" if use_macro else ""),
+                + (
+                    f"{floor} scrape intervals ({floor} × {scrape})"
+                    if floor > 1
+                    else f"1 scrape interval ({scrape})"
+                )
+                + f", so it can hold {holds} gaps. Use "
+                + " or ".join(use),
                 fix,
             )
         )
