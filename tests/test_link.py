@@ -185,3 +185,52 @@ def test_fixed_concurrency_sends_the_pieces(demo):
         three = concurrent.query_range(BIG, start, PINNED_END, "60s")
     assert one.attrs["params"]["chunks"] > 1
     assert one.equals(three)
+
+
+def test_an_unmeasured_remote_link_is_probed_by_a_small_first_piece_alone(demo, monkeypatch):
+    """A fresh client's first big answer from another host starts with a probe piece.
+
+    The probe (about PROBE_SAMPLES samples, identity) is fetched alone and timed before
+    the other pieces are asked for, so they get the encoding the link wants; the frame
+    is the one a single serial fetch gives.
+    """
+    start = PINNED_END - timedelta(days=7)
+    with Client(Settings(demo.url, concurrency=1)) as serial:
+        expected = serial.query_range(BIG, start, PINNED_END, "30s")
+    with Client(Settings(demo.url, concurrency=2)) as client:
+        link = _link.link_of(client.session)
+        assert link is not None
+        link.loopback = False  # this real server, judged as if it were remote
+        assert _link.needs_probe(client.session)
+        events: list[tuple[str, float, float]] = []
+        call = client._http.call
+
+        def traced(kind, params, *args, **kwargs):
+            if kind != "query_range":
+                return call(kind, params, *args, **kwargs)
+            events.append(("start", params["start"], params["end"]))
+            try:
+                return call(kind, params, *args, **kwargs)
+            finally:
+                events.append(("end", params["start"], params["end"]))
+
+        monkeypatch.setattr(client._http, "call", traced)
+        frame = client.query_range(BIG, start, PINNED_END, "30s")
+        assert not _link.needs_probe(client.session)  # the probe measured the link
+    assert frame.equals(expected)
+    pieces = [e for e in events if e[0] == "start"]
+    assert len(pieces) == frame.attrs["params"]["chunks"] > 2
+    # the first piece ends before any other starts; the rest follow two at a time
+    assert events[1] == ("end", *events[0][1:])
+    series = len(expected.attrs.get("series", [])) or expected.drop(
+        columns=["timestamp", "value"]).drop_duplicates().shape[0]  # fmt: skip
+    head = -(-_link.PROBE_SAMPLES // series)  # points per series in the probe
+    _, first, last = pieces[0]
+    assert round((last - first) / 30) + 1 == head
+    assert head * series < len(frame) / 50  # a sliver of the answer
+
+
+def test_fixed_encoding_or_loopback_is_never_probed(demo):
+    for settings in (Settings(demo.url), Settings("http://10.0.0.5:9090", encoding="identity")):
+        with Client(settings) as client:
+            assert not _link.needs_probe(client.session)

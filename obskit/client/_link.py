@@ -6,7 +6,9 @@ flight counted once), giving the JSON bytes per second this client receives from
 server with that encoding. On loopback obskit asks for ``identity`` (gzip only costs
 there). Elsewhere it starts with ``identity``, which measures the link itself; if that
 is slower than :data:`TRY_GZIP_BELOW` it tries ``gzip`` on the next big answers and
-keeps whichever delivered more JSON per second (:func:`choose_encoding`). Prometheus
+keeps whichever delivered more JSON per second (:func:`choose_encoding`). A fresh
+client's first big range answer starts with a small probe piece fetched alone
+(:func:`needs_probe`), so the rest already comes in the link's encoding. Prometheus
 compresses on one core per request (~16 MB/s of JSON on this machine), so on a fast
 link gzip is the slow choice and on a slow link identity is (benchmarks/remote.py).
 ``Settings.encoding`` / ``Settings.concurrency`` fix either choice.
@@ -28,10 +30,23 @@ import requests
 from ..config import Settings
 from . import _transport
 
-__all__ = ["Link", "attach", "choose_concurrency", "choose_encoding", "link_of", "workers"]
+__all__ = [
+    "PROBE_SAMPLES",
+    "Link",
+    "attach",
+    "choose_concurrency",
+    "choose_encoding",
+    "link_of",
+    "needs_probe",
+    "workers",
+]
 
-#: Answers smaller than this tell latency, not bandwidth: they are not measured.
-PROBE_BYTES = 1 << 20
+#: Answers smaller than this tell latency, not bandwidth: they are not measured. A
+#: quarter MiB is past tc's burst on the benchmark's links and costs 0.1 s at 20 Mbit/s.
+PROBE_BYTES = 1 << 18
+#: Samples in the probe piece a big range answer starts with while the link is not yet
+#: measured (:func:`needs_probe`): about 0.35 MB of JSON, just over :data:`PROBE_BYTES`.
+PROBE_SAMPLES = 16_000
 #: Below this many JSON bytes per second with identity, gzip is worth a try: Prometheus
 #: 2.42 gzips ~16 MB/s of JSON on one core, so on a faster link gzip cannot win.
 TRY_GZIP_BELOW = 40e6
@@ -100,6 +115,13 @@ class Link:
     def __repr__(self) -> str:
         shown = {e: round(r / 1e6, 1) for e, r in self.rates().items() if r is not None}
         return f"Link(encoding={self.encoding!r}, MB/s={shown})"
+
+    @property
+    def measured(self) -> bool:
+        """Whether the choice is settled: fixed, loopback, or a big answer was timed."""
+        if self.fixed is not None or self.loopback:
+            return True
+        return any(rate is not None for rate in self.rates().values())
 
     @property
     def encoding(self) -> str:
@@ -196,6 +218,24 @@ def attach(session: requests.Session, settings: Settings) -> Link:
 def link_of(session: requests.Session) -> Link | None:
     """The :class:`Link` :func:`attach` gave ``session``, if any."""
     return _LINKS.get(session)
+
+
+def needs_probe(session: requests.Session) -> bool:
+    """Whether a big answer should start with a small probe piece, fetched alone.
+
+    Only while the encoding is chosen by measurement and nothing was measured yet: the
+    probe (:data:`PROBE_SAMPLES`, identity) times the link, so the rest of the answer is
+    asked for in the encoding that link wants, instead of a whole first answer being
+    fetched uncompressed over a slow link (or compressed over a fast one).
+
+    >>> s = requests.Session()
+    >>> _ = attach(s, Settings("http://10.0.0.5:9090")); needs_probe(s)
+    True
+    >>> _ = attach(s, Settings("http://10.0.0.5:9090", encoding="gzip")); needs_probe(s)
+    False
+    """
+    link = _LINKS.get(session)
+    return link is not None and not link.measured
 
 
 def workers(session: requests.Session, settings: Settings) -> int:

@@ -11,11 +11,20 @@ import pandas as pd
 
 from .. import _time, frames
 from ..errors import QueryExecutionError, QuerySyntaxError, TooLargeError
-from . import _envelope, _matrix
+from . import _envelope, _link, _matrix
 from . import _split as _chunks
 from ._http import Transport
 
-__all__ = ["MAX_RANGE_POINTS", "PRECHECK_POINTS", "check_budget", "fetch", "ms", "step_ms", "unix"]
+__all__ = [
+    "MAX_RANGE_POINTS",
+    "PRECHECK_POINTS",
+    "check_budget",
+    "fetch",
+    "ms",
+    "probe_first",
+    "step_ms",
+    "unix",
+]
 
 #: Range queries over this many points per series are refused before any request is sent.
 MAX_RANGE_POINTS = 1_000_000
@@ -46,7 +55,9 @@ def fetch(
     """``runnable`` (``expr`` with macros expanded) over ``span`` every ``step`` ms, as a frame.
 
     Split on the step grid into pieces of at most ``settings.max_points`` points, and
-    spread big answers over the ``workers``; every piece must succeed.
+    spread big answers over the ``workers``; every piece must succeed. While the link to
+    the server is not measured, a big answer starts with a small probe piece fetched
+    alone (:func:`probe_first`), which decides the encoding of the rest.
     """
     t0, t1 = span
     settings = http.settings
@@ -54,10 +65,13 @@ def fetch(
     _check_points(http, expr, points, t0, t1)  # before planning millions of windows
     windows = _chunks.windows(ms(t0), ms(t1), step, settings.max_points)
     sent = pin_start_end(runnable, t0, t1)  # pieces must agree on start() and end()
+    probe = False
     if points > PRECHECK_POINTS:
         series = _precheck_budget(http, sent, expr, t1)
         windows = spread(windows, series, points, step, workers)
-    results = _fetch_windows(http, expr, sent, windows, step, workers, progress)
+        if _link.needs_probe(http.session):
+            windows, probe = probe_first(windows, series, points, step), True
+    results = _fetch_windows(http, expr, sent, windows, step, workers, progress, probe)
     frame = frames.matrix_frame(
         [r.data["result"] or [] for r in results],
         query=expr,
@@ -149,7 +163,9 @@ def _fetch_windows(
     step: int,
     workers: int,
     progress: bool | None,
+    probe: bool = False,
 ) -> list[_envelope.Decoded]:
+    """Every window's answer, in order; with ``probe``, the first alone before the rest."""
     # One piece is parsed at a time: parsing is CPU-bound and mostly holds the GIL, so a
     # second parse at once only takes the core the server needs to encode the next piece.
     parsing = threading.Lock()
@@ -161,7 +177,32 @@ def _fetch_windows(
         check_budget(http, result.data, expr)
         return result
 
-    return _chunks.fetch_all(one, windows, max_workers=workers, progress=progress, label=expr)
+    first: list[_envelope.Decoded] = []
+    if probe and len(windows) > 1:
+        first, windows = [one(windows[0])], windows[1:]  # alone: it times the link
+    rest = _chunks.fetch_all(one, windows, max_workers=workers, progress=progress, label=expr)
+    return first + rest
+
+
+def probe_first(
+    windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int
+) -> list[tuple[int, int]]:
+    """Start a big answer with a piece of about ``_link.PROBE_SAMPLES`` samples.
+
+    The piece is fetched alone and times the link (see ``_link.needs_probe``); the rest
+    keeps its plan. Answers under :data:`SPREAD_SAMPLES` are left whole.
+
+    >>> probe_first([(0, 999_000), (1_000_000, 1_439_000)], 1000, 1440, 1000)
+    [(0, 15000), (16000, 999000), (1000000, 1439000)]
+    """
+    if not series or series * points < SPREAD_SAMPLES:
+        return windows
+    (start, end), *rest = windows
+    head = max(1, -(-_link.PROBE_SAMPLES // series))  # points per series in the probe
+    cut = start + head * step_ms
+    if cut > end:
+        return windows
+    return [(start, cut - step_ms), (cut, end), *rest]
 
 
 def spread(
