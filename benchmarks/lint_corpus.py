@@ -1,13 +1,17 @@
 """Lint real-world material nobody here wrote and print how often obskit is right.
 
-    python benchmarks/lint_corpus.py DIR... [--dump FILE.tsv]
+    python benchmarks/lint_corpus.py DIR... [--dump FILE.tsv] [--labels FILE.tsv]
 
 Every Prometheus target of every Grafana dashboard JSON under the folders (panels, rows'
 and collapsed rows' ``panels``, legacy ``rows[]``; targets of other data sources skipped;
 the dashboard's variables passed as declared) is linted as a dashboard query, and every
 case of a cases file (``*.yaml`` in the format of ``../shared/corpus/lint_cases.yaml``)
 is linted with the context the peer had. Printed: findings by rule, agreement with the
-peer's verdicts where obskit has a counterpart rule, false alarms on clean cases, crashes.
+peer's verdicts where obskit has a counterpart rule, false alarms on clean cases, fixes that
+change a metric's namespace, crashes, and the hand labels: how many of the findings reported
+now are labelled, how many of those are false (k of n), and which are unlabelled or labels
+no finding matches any more (``--labels``, default ``lint_labels.tsv`` next to this script:
+``source, rule, expr, message, verdict, why``, one finding a row, as ``--dump`` writes them).
 ``--dump`` writes every finding (source, rule, expr, message, fix) as TSV for labelling.
 """
 
@@ -192,6 +196,74 @@ def namespace_changes(found: list[tuple[str, str, Finding]]) -> int:
     return changed
 
 
+# -- labels --------------------------------------------------------------------------------------
+
+Found = list[tuple[str, str, Finding]]
+Key = tuple[str, str, str, str]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def key(source: str, expr: str, finding: Finding) -> Key:
+    """How a finding is matched to its label: source, rule, expression and message."""
+    return (source, finding.rule, _flat(expr), _flat(finding.message))
+
+
+def read_labels(path: Path) -> dict[Key, tuple[str, str]]:
+    """``key -> (verdict, why)`` of a labels TSV; a verdict is ``true`` or ``false``."""
+    labels: dict[Key, tuple[str, str]] = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            verdict = row["verdict"].strip()
+            if verdict not in ("true", "false") or not row["why"].strip():
+                raise SystemExit(f"{path}: {row['source']} {row['rule']}: a label needs the verdict "
+                                 f"true or false and a reason (why); got {verdict!r}. Fix the "
+                                 "row")  # fmt: skip
+            labels[(row["source"], row["rule"], _flat(row["expr"]), _flat(row["message"]))] = (
+                verdict,
+                row["why"],
+            )
+    return labels
+
+
+def report_labels(path: Path, found: Found) -> list[str]:
+    """Lines on how the hand labels in ``path`` cover and judge the findings in ``found``."""
+    labels = read_labels(path)
+    keys = [key(source, expr, f) for source, expr, f in found]
+    labelled = [(k, f) for k, (_, _, f) in zip(keys, found, strict=True) if k in labels]
+    false = [(k, f) for k, f in labelled if labels[k][0] == "false"]
+    serious = [(k, f) for k, f in labelled if f.severity != "info"]
+    serious_false = [(k, f) for k, f in serious if labels[k][0] == "false"]
+    stale = sorted(set(labels) - set(keys))
+
+    def share(part: list[Any], whole: list[Any]) -> str:
+        return f"{len(part)} of {len(whole)} false ({100 * len(part) / max(len(whole), 1):.1f} %)"
+
+    rules = Counter(f.rule for _, f in labelled)
+    lines = [
+        f"labels ({path.name}): {len(labelled)} of {len(found)} findings labelled over "
+        f"{len(rules)} rules; {share(false, labelled)}; warnings and errors only: "
+        f"{share(serious_false, serious)}",
+        f"  unlabelled findings: {len(found) - len(labelled)}, labels no finding matches: "
+        f"{len(stale)}",
+    ]
+    by_rule = Counter(f.rule for _, _, f in found)
+    wrong = Counter(f.rule for _, f in false)
+    for rule, count in sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {rule:26} {count:3} reported, {rules[rule]:3} labelled, "
+                     f"{wrong[rule]:2} false")  # fmt: skip
+    for k, _f in false:
+        lines.append(f"  false: {k[0]} {k[1]}: {k[2][:100]} -- {labels[k][1]}")
+    for k, (source, expr, f) in zip(keys, found, strict=True):
+        if k not in labels:
+            lines.append(f"  unlabelled: {source} {f.rule}: {_flat(expr)[:100]}")
+    for source, rule, expr, _ in stale:
+        lines.append(f"  stale label: {source} {rule}: {expr[:100]}")
+    return lines
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -207,7 +279,9 @@ def _share(tally: Counter[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path)
-    parser.add_argument("--dump", type=Path, help="write dashboard findings as TSV here")
+    parser.add_argument("--dump", type=Path, help="write every finding as TSV here")
+    parser.add_argument("--labels", type=Path, default=Path(__file__).with_name("lint_labels.tsv"),
+                        help="hand labels of findings (TSV); default: lint_labels.tsv here")  # fmt: skip
     args = parser.parse_args(argv)
     jsons = sorted(p for d in args.dirs for p in d.rglob("*.json"))
     yamls = sorted(p for d in args.dirs for p in d.rglob("*.yaml"))
@@ -227,16 +301,24 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(notes))
     crashes += case_crashes
     everything = found + case_found
+    both = Counter(f.rule for _, _, f in everything)
+    print(f"findings by rule (dashboards + cases): {len(everything)}")
+    for rule, count in sorted(both.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {rule:26} {count:3}  ({by_rule[rule]} dashboards, {count - by_rule[rule]} cases)")
     print(f"fixes: {sum(1 for _, _, f in everything if f.fix)}, of which change a metric's "
           f"namespace: {namespace_changes(everything)}")  # fmt: skip
     print(f"crashes: {len(crashes)}")
+    if args.labels.exists():
+        print("\n".join(report_labels(args.labels, everything)))
+    else:
+        print(f"labels: {args.labels} does not exist, so no false share")
     for crash in crashes:
         print(crash, file=sys.stderr)
     if args.dump:
         with args.dump.open("w", newline="") as out:
             writer = csv.writer(out, delimiter="\t", lineterminator="\n")
             writer.writerow(["source", "rule", "expr", "message", "fix"])
-            for name, expr, f in found + case_found:
+            for name, expr, f in everything:
                 writer.writerow(
                     [name, f.rule, " ".join(expr.split()), " ".join(f.message.split()), f.fix or ""]
                 )
