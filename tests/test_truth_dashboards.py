@@ -43,6 +43,10 @@ Tolerances, and why:
   holds fewer events / observations than that (20): the truth is NaN there and compared
   exactly, so a panel showing "1 failed of 2" at night fails. ``test_report`` lists how many
   values each guard hid; ``test_calm_panel_shows_nothing_below_its_minimum`` checks it did.
+  Quantile panels at the demo's quietest hours (``test_calm_quantile_panel_*``, found from the
+  histograms' ``_count`` series): at the week's quietest hour every value shown comes from a
+  window of >= 20 observations (the guard blanks the rest); at the quietest hour of the service
+  day (08-20 Europe/Berlin) every window holds >= 20 and shows a value (the min interval).
 - "today" stats are checked from two scrapes after local midnight (``increase()`` needs two
   samples; at 00:00:00 Grafana shows "No data", not 0).
 
@@ -56,33 +60,46 @@ Run with ``-rP`` to see the per-panel table of the largest deviations (``test_re
 
 from __future__ import annotations
 
+import copy
 import math
+import re
+from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import pytest
 from _truth import (
     COUNT_REL,
     MIN_TAIL,
     RATIO_PP,
+    SCRAPE,
     Counter,
     Gauge,
     GaugeRatio,
     Outcome,
     Quantile,
     Ratio,
+    Run,
+    Setting,
     Spec,
     Target,
     all_instants,
     default_settings,
     evaluate,
+    fetch,
     instant_runs,
     load_boards,
+    needs,
     plan_targets,
+    seen_frame,
 )
 
 from obskit import catalog as cat
 from obskit import panels as p
+from obskit._time import parse_duration
 from obskit.demo.truth import truth as demo_truth
 from obskit.promql._builders import volume_guard
+from obskit.promql._macros import rate_interval
 
 pytestmark = pytest.mark.prometheus
 
@@ -363,3 +380,230 @@ def test_report(evaluation) -> None:
     text = report(evaluation)
     print(text)  # shown with pytest -rP
     assert all(math.isfinite(o.worst) and o.worst <= 1 for _, o in evaluation)
+
+
+# -- calm quantile panels at the demo's quietest hours (issue 18) ------------------------------
+#
+# "Every quantile panel's windows hold at least the chosen number of observations at the demo's
+# quietest hour" cannot hold literally: at night the demo has 1-20 calls an hour, so no window a
+# panel could reasonably use holds 20 call durations at 03:00. It holds through the guard and the
+# min interval together, shown here on the real demo: for each committed quantile panel, the hour
+# of the week with the fewest observations of its histogram and the quietest hour of the service
+# day are found from the data (the histogram's ``_count`` series), the panel's queries are run
+# there as Grafana runs them (``plan``: the panel's min interval as step, ``$__rate_interval`` as
+# window), and the observations in each of those windows are counted from ``_count``:
+#
+# (a) at the quietest hour every value the panel shows comes from a window holding at least the
+#     minimum (the rest is left blank by the guard, and there is such a rest);
+# (b) at the quietest service hour every window of every series holds the minimum and the panel
+#     shows a value for each: it is not blank while people work;
+# (c) the minimum is the one the description states and every target's guard uses, and the min
+#     interval is the one quantile_interval gives for the data's quietest series and service hour.
+
+#: Local hours the quantile panels are meant for (windows starting 08:00, ending by 20:00).
+SERVICE_HOURS, SERVICE_ZONE = (8, 20), "Europe/Berlin"
+#: The dashboard ranges the quiet hours are viewed at: the default (the panel's min interval is
+#: the step) and the longest (Grafana's own step, range / max data points, wins).
+CALM_RANGES = ("6h", "7d")
+_QUANTILE = re.compile(
+    r"histogram_quantile\(([\d.]+), sum by \(le(?:, ([\w, ]+))?\) "
+    r"\(rate\((\w+)_bucket(\{[^}]*\})?\[\$__rate_interval\]\)\)\)"
+)
+_STATED = re.compile(r"No value where the window holds fewer than (\d+) observations\.")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """What a quantile panel's targets pool: one histogram family, kept by ``labels``."""
+
+    family: str
+    labels: tuple[str, ...]
+    selector: str  # as written in the panel, variables included: "{provider=~\"$stt_provider\"}"
+
+    def count(self, window: str) -> str:
+        """Observations of each series in ``window``, from the family's ``_count`` series."""
+        by = ", ".join(self.labels)
+        return f"sum by ({by}) (increase({self.family}_count{self.selector}[{window}]))"
+
+
+def quantile_panels() -> list[tuple[str, str]]:
+    """(dashboard, panel title) of every committed panel with a quantile target."""
+    return sorted(
+        (title, str(panel["title"]))
+        for title, board in BOARDS.items()
+        for panel in board["panels"]
+        if any("histogram_quantile" in t["expr"] for t in panel.get("targets") or [])
+    )
+
+
+def _panel(dashboard: str, title: str) -> dict:
+    (panel,) = [pn for pn in BOARDS[dashboard]["panels"] if pn["title"] == title]
+    return panel
+
+
+def _histogram(panel: dict) -> Histogram:
+    """The one histogram all of the panel's targets read (each target must match the shape)."""
+    found = set()
+    for t in panel["targets"]:
+        match = _QUANTILE.match(t["expr"])
+        assert match, f"{panel['title']} {t['refId']}: not a histogram_quantile of a rate sum"
+        labels = tuple(x.strip() for x in (match.group(2) or "").split(",") if x.strip())
+        found.add(Histogram(match.group(3), labels, match.group(4) or ""))
+    assert len(found) == 1, f"{panel['title']}: targets read different histograms {found}"
+    return found.pop()
+
+
+def _with_targets(dashboard: str, title: str, exprs: dict[str, str]) -> dict:
+    """The dashboard with ``title``'s targets replaced (same interval, points, variables)."""
+    board = copy.deepcopy(BOARDS[dashboard])
+    (panel,) = [pn for pn in board["panels"] if pn["title"] == title]
+    panel["targets"] = [{"refId": ref, "expr": expr} for ref, expr in exprs.items()]
+    return board
+
+
+def _run(
+    client, board: dict, title: str, setting: Setting, instants: np.ndarray
+) -> dict[str, pd.DataFrame]:
+    """refId -> what ``title`` shows at ``instants`` viewed with ``setting`` (``t``: unix s)."""
+    targets = [t for t in plan_targets(board, [setting], instants) if t.panel == title]
+    step = float(instants[1] - instants[0]) if len(instants) > 1 else 1.0
+    run = Run("calm", float(instants[0]), step, len(instants))
+    results = fetch(client, needs(targets), [run])
+    return {t.ref_id: seen_frame(t, results) for t in targets}
+
+
+def _hourly(client, dashboard: str, title: str, hist: Histogram, truth) -> pd.DataFrame:
+    """Observations per series in each whole hour of the demo, from ``_count``: columns
+    ``labels``, ``t`` (the hour's end) and ``value``."""
+    board = _with_targets(dashboard, title, {"A": hist.count("1h")})
+    ends = np.arange(truth.start + 3600, truth.end + 1, 3600.0)
+    return _run(client, board, title, Setting("7d"), ends)["A"]
+
+
+def _service(ends: pd.Series) -> pd.Series:
+    """Whether the hour ending at each ``t`` lies in the service day (local start hour)."""
+    starts = pd.to_datetime(ends - 3600, unit="s", utc=True).dt.tz_convert(SERVICE_ZONE)
+    return (starts.dt.hour >= SERVICE_HOURS[0]) & (starts.dt.hour < SERVICE_HOURS[1])
+
+
+def _in_hour(client, key: tuple[str, str], setting: Setting, end: float):
+    """Per target, the panel's values at Grafana's steps in the hour ending at ``end``, each with
+    the observations in its window (``n``, from ``_count``); the window (s) and the steps."""
+    dashboard, title = key
+    hist = _histogram(_panel(dashboard, title))
+    (target,) = [t for t in plan_targets(BOARDS[dashboard], [setting], np.array([end]))
+                 if t.panel == title][:1]  # fmt: skip
+    step = target.queries[0].step
+    instants = np.arange(math.floor((end - 3600) / step) * step + step, end + 1, step)
+    assert len(instants) >= 1, f"{title}: no step of {step:g} s inside the hour"
+    shown = _run(client, BOARDS[dashboard], title, setting, instants)
+    counting = _with_targets(dashboard, title, {"N": hist.count("$__rate_interval")})
+    counts = _run(client, counting, title, setting, instants)["N"]
+    keys = [*hist.labels, "t"]
+    counts = _keyed_labels(counts, hist.labels)[[*keys, "value"]].rename(columns={"value": "n"})
+    out = {}
+    for ref, frame in shown.items():
+        frame = _keyed_labels(frame, hist.labels)[[*keys, "value"]]
+        out[ref] = counts.merge(frame, on=keys, how="outer")
+    return out, rate_interval(step, SCRAPE), instants
+
+
+def _keyed_labels(frame: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
+    frame = frame.copy()
+    for lb in labels:
+        frame[lb] = frame[lb].astype(str) if lb in frame else ""
+    return frame
+
+
+@pytest.fixture(scope="module")
+def hourly(demo, demo_client) -> dict[tuple[str, str], pd.DataFrame]:
+    """Per quantile panel: observations per series and whole hour of the demo (from _count)."""
+    truth = demo_truth(demo.spec)
+    out = {}
+    for dashboard, title in quantile_panels():
+        hist = _histogram(_panel(dashboard, title))
+        out[(dashboard, title)] = _hourly(demo_client, dashboard, title, hist, truth)
+    return out
+
+
+def _quietest(frame: pd.DataFrame, service: bool) -> float:
+    """The end of the hour with the fewest observations of the histogram (all its series), of
+    the week or of its service days; the earliest of equals."""
+    per_hour = frame.groupby("t")["value"].sum()
+    if service:
+        per_hour = per_hour[_service(pd.Series(per_hour.index, index=per_hour.index))]
+    return float(per_hour.idxmin())
+
+
+def _at(t: float) -> str:
+    return pd.Timestamp(t, unit="s", tz="UTC").tz_convert(SERVICE_ZONE).strftime("%a %H:%M %Z")
+
+
+@pytest.mark.parametrize("key", quantile_panels(), ids=" / ".join)
+def test_calm_quantile_panel_states_its_minimum_and_interval(key, hourly) -> None:
+    """(c) The minimum the description states is every target's guard; the min interval is the
+    one quantile_interval gives for the quietest series in the quietest service hour, as
+    measured here, and the one Grafana steps by at the default range."""
+    panel = _panel(*key)
+    stated = _STATED.search(panel["description"])
+    assert stated, f"{key}: the description does not state the minimum: {panel['description']}"
+    assert int(stated.group(1)) == MIN_OBS, f"{key}: the description states {stated.group(0)!r}"
+    for t in panel["targets"]:
+        assert volume_guard(t["expr"]) == MIN_OBS, (key, t["refId"], t["expr"])
+    frame = hourly[key]
+    service = frame[_service(frame["t"])]
+    per_hour = float(service["value"].min())  # the quietest series' quietest service hour
+    assert panel["interval"] == p.quantile_interval(panel["targets"][0]["expr"], per_hour), (
+        key, per_hour, panel["interval"]
+    )  # fmt: skip
+    (target,) = [t for t in plan_targets(BOARDS[key[0]], [Setting("6h")],
+                                         np.array([float(frame["t"].max())]))
+                 if t.panel == key[1]][:1]  # fmt: skip
+    assert target.queries[0].step == parse_duration(panel["interval"], "interval")
+
+
+@pytest.mark.parametrize("key", quantile_panels(), ids=" / ".join)
+def test_calm_quantile_panel_at_the_quietest_hour(key, hourly, demo_client) -> None:
+    """(a) In the hour of the week with the fewest observations, every value the panel shows
+    (any target, series, step; 6 h and 7 d ranges) comes from a window holding >= MIN_OBS
+    observations, counted from _count; windows with fewer exist there and show nothing."""
+    end = _quietest(hourly[key], service=False)
+    blanked = 0
+    for setting in map(Setting, CALM_RANGES):
+        frames, window, _ = _in_hour(demo_client, key, setting, end)
+        for ref, both in frames.items():
+            shown = both[both["value"].notna()]
+            thin = shown[~(shown["n"] >= MIN_OBS)]  # a shown value without its count fails too
+            assert thin.empty, (
+                f"{key} {ref} [{setting.label}] in the quietest hour (to {_at(end)}): values "
+                f"from windows of {window:g} s with fewer than {MIN_OBS} observations:\n{thin}"
+            )
+            blanked += int(((both["n"] < MIN_OBS) & both["value"].isna()).sum())
+    assert blanked > 0, f"{key}: no window of the quietest hour ({_at(end)}) was too thin"
+
+
+@pytest.mark.parametrize("key", quantile_panels(), ids=" / ".join)
+def test_calm_quantile_panel_at_the_quietest_service_hour(key, hourly, demo_client) -> None:
+    """(b) In the quietest hour of the service day (08-20 Europe/Berlin), every window of every
+    series holds >= MIN_OBS observations and the panel shows a value for each: the min
+    interval, not the guard, keeps it calm while people work."""
+    frame = hourly[key]
+    end = _quietest(frame, service=True)
+    labels = _histogram(_panel(*key)).labels
+    series = frame[(frame["t"] == end) & (frame["value"] > 0)]
+    for setting in map(Setting, CALM_RANGES):
+        frames, window, instants = _in_hour(demo_client, key, setting, end)
+        for ref, both in frames.items():
+            where = f"{key} {ref} [{setting.label}] in the quietest service hour (to {_at(end)})"
+            assert len(both) == len(series) * len(instants), (
+                f"{where}: {len(both)} (series, step) pairs, want {len(series)} x "
+                f"{len(instants)}:\n{both}"
+            )
+            if labels:
+                assert set(map(tuple, both[list(labels)].to_numpy())) == set(
+                    map(tuple, _keyed_labels(series, labels)[list(labels)].to_numpy())
+                ), where
+            thin = both[~(both["n"] >= MIN_OBS)]
+            assert thin.empty, f"{where}: windows of {window:g} s below {MIN_OBS}:\n{thin}"
+            blank = both[both["value"].isna()]
+            assert blank.empty, f"{where}: no value shown at\n{blank}"
