@@ -80,7 +80,7 @@ def test_label_replace_strings_are_not_quoted_names() -> None:
 
 
 def test_fixes_keep_holt_winters_as_written() -> None:
-    report = obskit.validate("holt_winters(rate(voicebot_calls_total[1m])[1h:], 0.5, 0.5)")
+    report = obskit.validate("holt_winters(rate(voicebot_calls_total[30s])[1h:], 0.5, 0.5)")
     fixes = [f.fix for f in report.findings if f.fix]
     assert fixes and all("holt_winters(" in fix and "double_exp" not in fix for fix in fixes)
 
