@@ -19,7 +19,11 @@ from .._lintctx import MIN_SAMPLES, Context, Finding
 
 
 def _windows(ctx: Context) -> Iterator[tuple[Visit, str, float | None, str | None, int]]:
-    """``(visit, function, seconds, macro text, minimum samples)`` of each function's window."""
+    """``(visit, function, seconds, macro text, advised intervals)`` of each function's window.
+
+    The advised number of scrape intervals is ``MIN_SAMPLES`` (4 for rate() and its kind, 2
+    for irate()/idelta(), 1 for ``*_over_time``, 0 for functions without a window rule).
+    """
     for visit in ctx.visits:
         func = func_name(visit.parent)
         if not isinstance(visit.node, pp.MatrixSelector) or func is None:
