@@ -460,3 +460,19 @@ def test_the_rule_table_is_derived_from_the_registry() -> None:
     for rule in RULES:
         assert f"\n{rule} " in doc, rule
         assert f"`{rule}`" in readme, f"README's lint table lacks {rule}"
+
+
+def test_noisy_panel_speaks_only_for_namespaces_the_catalog_owns() -> None:
+    """Volume at night is catalog knowledge: a kubelet histogram's never falls."""
+    foreign = (
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(kubelet_pleg_relist_duration_seconds_bucket[$__rate_interval])))"
+    )
+    owned = (
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(voicebot_llm_latency_seconds_bucket[$__rate_interval])))"
+    )
+    assert [f.rule for f in lint(owned, dashboard=True)] == ["noisy-panel"]
+    assert [f.rule for f in lint(foreign, dashboard=True)] == []
+    ratio = "sum(rate(foo_errors_total[5m])) / sum(rate(foo_requests_total[5m]))"
+    assert "noisy-panel" not in [f.rule for f in lint(ratio, dashboard=True)]

@@ -5,6 +5,12 @@ quantile of a handful of observations breaks into dots. The calm form keeps a va
 where the window holds enough events: ``... and on() (sum(increase(x[w])) >= 20)``, as
 ``promql.ratio(..., min_volume=)``, the ratio helpers and ``promql.quantile(..., min_count=)``
 write it (the panel min interval comes from ``obskit.panels.quantile_interval``).
+
+Whether a metric's volume falls at night is knowledge, not syntax: a kubelet's relist
+histogram or a scrape-interval summary gets the same number of observations every
+minute. So the rule speaks only for metrics in a namespace the active catalog owns
+(``owns:``; the voice bot's traffic-driven ``voicebot_`` by default, a project's own with
+``obskit catalog import --owns``), never for another team's dashboards.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from typing import Any
 
 import promql_parser as pp
 
-from .._ast import func_name, unwrap
+from .._ast import func_name, unwrap, walk
+from .._infer import name_of
 from .._lintctx import Context, Finding
 
 _CHANGES = {"rate", "irate", "increase"}
@@ -24,6 +31,8 @@ def noisy_panel(ctx: Context) -> list[Finding]:
         return []
     for visit in ctx.visits:
         node = visit.node
+        if not _owned(ctx, node):
+            continue
         if func_name(node) == "histogram_quantile":
             return [_finding(ctx, visit, "a quantile of a handful of observations is noise",
                              "promql.quantile(q, family, min_count=20)")]  # fmt: skip
@@ -54,11 +63,14 @@ def _changes(node: Any) -> bool:
     return any(_changes(c) for c in children if c is not None and not isinstance(c, str))
 
 
+def _owned(ctx: Context, node: Any) -> bool:
+    """Whether every metric under ``node`` is in a namespace the active catalog owns."""
+    names = [name_of(v.node) for v in walk(node) if isinstance(v.node, pp.VectorSelector)]
+    return bool(names) and all(n is not None and ctx.owned(n) for n in names)
+
+
 def _time_based(node: Any) -> bool:
     """A denominator of seconds counters (CPU time): its volume never runs low at night."""
-    from .._ast import walk
-    from .._infer import name_of
-
     names = [name_of(v.node) for v in walk(node) if isinstance(v.node, pp.VectorSelector)]
     return bool(names) and all(n and n.endswith("_seconds_total") for n in names)
 
