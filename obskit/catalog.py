@@ -22,9 +22,11 @@ file from a live Prometheus or a ``prometheus_client`` registry.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,14 @@ __all__ = [
     "closest_names",
     "dump",
     "find_metric",
+    "from_files",
     "load",
     "loads",
     "metric_names",
     "search",
     "table",
     "use",
+    "using",
 ]
 
 _TYPES = ("counter", "gauge", "histogram", "summary", "info")
@@ -257,12 +261,18 @@ _Dumper.add_representer(
 VOICEBOT = load(DEFAULT_FILE)
 CATALOG: tuple[Metric, ...] = VOICEBOT.metrics
 _ACTIVE: Catalog | None = None
+#: A catalog for the current context only (:func:`using`): a client's ``Settings.catalog``.
+_SCOPED: contextvars.ContextVar[Catalog | None] = contextvars.ContextVar("catalog", default=None)
 
 
 def active() -> Catalog:
-    """The catalog lint, units and completion read: what :func:`use` set, else the files
-    ``$OBSKIT_CATALOG`` names (``os.pathsep``-separated) over the default, else the default."""
+    """The catalog lint, units and completion read: the one :func:`using` scopes, else what
+    :func:`use` set, else the files ``$OBSKIT_CATALOG`` names (``os.pathsep``-separated)
+    over the default, else the default."""
     global _ACTIVE
+    scoped = _SCOPED.get()
+    if scoped is not None:
+        return scoped
     if _ACTIVE is None:
         from .config import catalog_files
 
@@ -291,6 +301,44 @@ def use(
         catalog = load(*paths)
     _ACTIVE = VOICEBOT.merged(catalog) if default else catalog
     return _ACTIVE
+
+
+def from_files(paths: Iterable[str | Path], *, default: bool = True) -> Catalog:
+    """The catalog of ``paths`` (over the shipped one with ``default``), loaded once per set
+    of files as they are now (a file edited since is read again)."""
+    files = tuple(Path(p).expanduser() for p in paths)
+    stamps = tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in files)
+    key = (stamps, default)
+    if key not in _LOADED:
+        mine = load(*files)
+        _LOADED[key] = VOICEBOT.merged(mine) if default else mine
+    return _LOADED[key]
+
+
+_LOADED: dict[tuple[object, bool], Catalog] = {}
+
+
+@contextlib.contextmanager
+def using(catalog: Catalog | str | Path | Iterable[str | Path] | None) -> Iterator[Catalog]:
+    """Make ``catalog`` (or the files named, over the default) active in this context only.
+
+    ``None`` keeps what is active. Threads and other contexts are not affected, and the
+    catalog before is back on exit: a client's ``Settings.catalog`` is used this way.
+
+    >>> with using(DEFAULT_FILE) as scoped:
+    ...     scoped.owns == active().owns
+    True
+    """
+    if catalog is None:
+        yield active()
+        return
+    if not isinstance(catalog, Catalog):
+        catalog = from_files([catalog] if isinstance(catalog, str | Path) else catalog)
+    token = _SCOPED.set(catalog)
+    try:
+        yield catalog
+    finally:
+        _SCOPED.reset(token)
 
 
 def _values(metric: str, label: str) -> tuple[str, ...]:

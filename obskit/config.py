@@ -102,6 +102,25 @@ def catalog_files(environ: Mapping[str, str] | None = None) -> list[Path]:
     return [Path(part).expanduser() for part in text.split(os.pathsep) if part.strip()]
 
 
+def _catalog_files(value: object) -> tuple[str, ...]:
+    """``Settings.catalog`` as a tuple of existing files, or a ConfigError naming the bad one."""
+    items = [value] if isinstance(value, str | Path) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(
+            f"catalog must be a list of catalog files, like catalog=['metrics.yaml']; got {value!r}"
+        )
+    files = []
+    for item in items:
+        path = Path(str(item)).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"catalog file {str(item)!r} does not exist; write one with `obskit catalog "
+                "import --prometheus URL --owns PREFIX --out FILE` or fix the path"
+            )
+        files.append(str(path))
+    return tuple(files)
+
+
 def demo_state(environ: Mapping[str, str] | None = None) -> dict[str, Any] | None:
     """The state the running demo recorded, or ``None`` when no demo runs."""
     path = state_file(environ)
@@ -212,6 +231,10 @@ class Settings:
     concurrency : int or None
         Range pieces fetched at once, exactly (``None``, the default: chosen per server
         from what its answers measured, at most ``max_workers``).
+    catalog : sequence of paths
+        Catalog files (YAML, see :mod:`obskit.catalog`) describing this server's metrics,
+        used over the shipped one whenever this client validates, lints or lists metrics;
+        default none (the process-wide catalog: ``catalog.use()`` or ``$OBSKIT_CATALOG``).
 
     Secrets (``password``, ``bearer_token``, sensitive ``headers``) never appear in
     ``repr()``/``str()``.
@@ -241,6 +264,7 @@ class Settings:
     scrape_interval: float = float(SCRAPE_INTERVAL)
     encoding: str = "auto"
     concurrency: int | None = None
+    catalog: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         parts = _check_url(self.url, "url")
@@ -260,6 +284,7 @@ class Settings:
                     f"{self.ca_bundle!r} is not a file"
                 )
             set_(self, "ca_bundle", str(bundle))
+        set_(self, "catalog", _catalog_files(self.catalog))
 
     def _check_numbers(self) -> None:
         for name, (low, high, example) in _BOUNDS.items():

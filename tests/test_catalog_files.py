@@ -181,3 +181,30 @@ def test_lint_command_reads_saved_metadata(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "obskit.cli", "lint", "--offline", "--metadata", str(meta),
                            "rate(shop_queue_depth[5m])"], capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 1 and "rate-on-gauge" in done.stdout
+
+
+def test_a_clients_settings_catalog_applies_to_its_calls_only(demo, tmp_path: Path) -> None:
+    """``Settings.catalog``: a server's own catalog, used when that client validates or
+    lists metrics, and nowhere else (the process-wide catalog is untouched)."""
+    mine = tmp_path / "shop.yaml"
+    mine.write_text(
+        "owns: [shop_]\nmetrics:\n"
+        "  - name: shop_queue_depth\n    type: gauge\n    help: Orders waiting.\n"
+        "  - name: voicebot_active_calls\n    type: gauge\n    help: Redeclared here.\n"
+    )
+    query = "rate(shop_queue_depth[5m])"
+    plain = obskit.connect(demo.url)
+    own = obskit.connect(demo.url, catalog=[mine])
+    assert own.settings.catalog == (str(mine),) and plain.catalog is None
+    assert "rate-on-gauge" not in {f.rule for f in obskit.validate(query, client=plain).findings}
+    assert "rate-on-gauge" in {f.rule for f in obskit.validate(query, client=own).findings}
+    assert "rate-on-gauge" not in {f.rule for f in obskit.validate(query).findings}  # offline
+    helps = own.metrics().set_index("name")["help"]
+    assert helps["voicebot_active_calls"] == "Redeclared here."
+    assert plain.metrics().set_index("name")["help"]["voicebot_active_calls"] != "Redeclared here."
+    assert catalog.active() is catalog.VOICEBOT
+
+
+def test_a_missing_settings_catalog_file_is_refused_when_built(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"catalog file .*nope\.yaml.* does not exist"):
+        obskit.connect("http://127.0.0.1:9", catalog=[tmp_path / "nope.yaml"])

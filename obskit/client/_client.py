@@ -21,6 +21,7 @@ from ._http import Transport
 if TYPE_CHECKING:
     from prometheus_api_client import PrometheusConnect
 
+    from ..catalog import Catalog
     from ..promql._expr import Expr
 
 __all__ = ["Client", "connect"]
@@ -72,6 +73,16 @@ class Client:
         _session.configure(self.session, settings, retry)
         self._http = Transport(self.session, settings)
         self._prometheus_connect: PrometheusConnect | None = None
+
+    @property
+    def catalog(self) -> Catalog | None:
+        """This server's catalog: ``settings.catalog``'s files over the shipped one, or
+        ``None`` when it names none (the process-wide catalog applies)."""
+        if not self.settings.catalog:
+            return None
+        from ..catalog import from_files
+
+        return from_files(self.settings.catalog)
 
     def __repr__(self) -> str:
         tenant = f", tenant={self.settings.tenant!r}" if self.settings.tenant else ""
@@ -303,7 +314,10 @@ class Client:
             from ..demo.replay import metadata as frozen
 
             metadata = frozen(self.url)
-        return _discovery.describe_metrics(names, metadata)
+        from ..catalog import using
+
+        with using(self.catalog):
+            return _discovery.describe_metrics(names, metadata)
 
     def series_count(
         self,

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from .._time import format_duration, parse_duration, parse_time
+from ..catalog import using
 from ..errors import ConfigError, ObskitError, PromQLWarning, QuerySyntaxError, ValidationError
 from . import _dialect
 from . import lint as _lint
@@ -194,46 +195,48 @@ def validate(
     >>> validate("sum(rate(voicebot_calls_total[5m])").ok
     False
     """
-    if dialect is None and client is not None:
-        dialect = _server_dialect(client)
-    query = read(
-        expr, scrape_interval=scrape_interval, dashboard=dashboard, variables=variables,
-        range_seconds=range_seconds, max_data_points=max_data_points, dialect=dialect,
-    )  # fmt: skip
-    at = None if time is None else parse_time(time, "time")
-    if at is None and client is not None:
-        from ..config import now  # a run happens now; offline work never reads the clock
+    # a client's own catalog (Settings.catalog) for everything below, this call only
+    with using(getattr(client, "catalog", None)):
+        if dialect is None and client is not None:
+            dialect = _server_dialect(client)
+        query = read(
+            expr, scrape_interval=scrape_interval, dashboard=dashboard, variables=variables,
+            range_seconds=range_seconds, max_data_points=max_data_points, dialect=dialect,
+        )  # fmt: skip
+        at = None if time is None else parse_time(time, "time")
+        if at is None and client is not None:
+            from ..config import now  # a run happens now; offline work never reads the clock
 
-        at = now()
-    if at is not None:
-        query = query.within(end=at)
-    expanded = query.expanded
-    verdict = _server_syntax(client, expanded) if client is not None else None
-    if isinstance(verdict, Finding):
-        return _report(query.text, expanded, [verdict])  # the server's parser said no
-    if query.syntax_error is not None and verdict is None:
-        return _report(query.text, expanded, _lint.lint(query))
-    if query.syntax_error is not None:  # the server reads what the offline parser cannot
-        found = [_unlinted(query)]
-    else:
-        live, found = ({}, []) if client is None else _metadata(client, query)
-        budget = None if client is not None else series_budget
-        found += _lint.lint(query, series_budget=budget, **live)
-        if client is None:
-            found += [Finding(*f) for f in query.dialect_findings()]
+            at = now()
+        if at is not None:
+            query = query.within(end=at)
+        expanded = query.expanded
+        verdict = _server_syntax(client, expanded) if client is not None else None
+        if isinstance(verdict, Finding):
+            return _report(query.text, expanded, [verdict])  # the server's parser said no
+        if query.syntax_error is not None and verdict is None:
+            return _report(query.text, expanded, _lint.lint(query))
+        if query.syntax_error is not None:  # the server reads what the offline parser cannot
+            found = [_unlinted(query)]
         else:
-            found += _retention(client, query)
-    if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
-        return _report(query.text, expanded, found)
-    frame, run = _run(client, expanded, time)
-    found += run
-    if frame is None:
-        return _report(query.text, expanded, found)
-    count = _series_count(frame)
-    found += _result_findings(frame, count, series_budget)
-    stats = _stats(client, expanded, time)
-    found += _cost(stats)
-    return _report(query.text, expanded, found, count, stats)
+            live, found = ({}, []) if client is None else _metadata(client, query)
+            budget = None if client is not None else series_budget
+            found += _lint.lint(query, series_budget=budget, **live)
+            if client is None:
+                found += [Finding(*f) for f in query.dialect_findings()]
+            else:
+                found += _retention(client, query)
+        if client is None or any(f.rule in _NOT_RUNNABLE for f in found):
+            return _report(query.text, expanded, found)
+        frame, run = _run(client, expanded, time)
+        found += run
+        if frame is None:
+            return _report(query.text, expanded, found)
+        count = _series_count(frame)
+        found += _result_findings(frame, count, series_budget)
+        stats = _stats(client, expanded, time)
+        found += _cost(stats)
+        return _report(query.text, expanded, found, count, stats)
 
 
 # -- the server's dialect ----------------------------------------------------------------------
