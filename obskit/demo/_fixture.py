@@ -201,14 +201,16 @@ def write_files(
     samples: Samples,
     metadata: dict[str, list[dict[str, str]]],
     manifest: dict[str, Any],
+    extra: dict[str, bytes] | None = None,
 ) -> dict[str, Any]:
-    """Write every fixture file into ``folder`` (an empty staging directory); the manifest."""
+    """Write every fixture file (and ``extra`` ones) into ``folder``, an empty staging directory."""
     entries, times_blob, values_blob = encode(samples)
     blobs: dict[str, bytes] = {
         SERIES: _lines_bytes(entries),
         TIMES: times_blob,
         VALUES: values_blob,
         METADATA: _json_bytes(metadata),
+        **(extra or {}),
     }
     for name, blob in blobs.items():
         (folder / name).write_bytes(blob)

@@ -22,7 +22,7 @@ from .. import _time, config
 from ..client import _raw
 from ..client import _split as _chunks
 from ..errors import ConfigError, PrometheusError, TooLargeError
-from . import _fixture
+from . import _fixture, _stale
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -127,6 +127,7 @@ def _freeze(
         raise _nothing_error(client, selectors, t0, t1)
     gaps = _gaps(samples)
     interval = _scrape_interval(gaps)
+    markers, how = _stale.read_markers(client, samples, hi, interval)
     names = {labels.get("__name__", "") for labels in samples.labels}
     wanted = names | {_family(name) for name in names}  # keyed as the exporter wrote it
     metadata = {k: v for k, v in _raw.metadata(client).items() if k in wanted}
@@ -138,10 +139,11 @@ def _freeze(
         "series": len(samples.labels),
         "samples": int(samples.counts.sum()),
         "scrape_interval_seconds": interval,
-        "staleness": _staleness(samples, gaps, interval, hi),
+        "staleness": _staleness(samples, gaps, interval, hi, markers, how),
         "obskit": _version(),
     }
-    return _write(target, force, samples, metadata, manifest)
+    extra = {_stale.STALE: _stale.to_file(markers)} if markers else {}
+    return _write(target, force, samples, metadata, manifest, extra)
 
 
 def _version() -> str:
@@ -321,21 +323,30 @@ def _scrape_interval(gaps: np.ndarray) -> float:
 
 
 def _staleness(
-    samples: _fixture.Samples, gaps: np.ndarray, interval: float, hi: int
+    samples: _fixture.Samples,
+    gaps: np.ndarray,
+    interval: float,
+    hi: int,
+    markers: _stale.Markers | None,
+    how: str,
 ) -> dict[str, Any]:
-    """How many series end early or pause: replay cannot write staleness markers (README)."""
+    """The staleness markers frozen (``stale.json``), or how many series end early or pause."""
     limit = 2 * max(interval, 0.001) * 1000
     ends = np.cumsum(samples.counts) - 1
     last = samples.times_ms[ends] if len(ends) else np.empty(0, np.int64)
-    return {
-        "reproduced": False,
+    found = {
+        "reproduced": markers is not None,
+        "read": how,
+        "markers": sum(len(times) for _, times in markers or []),
         "gaps_over_two_intervals": int((gaps > limit).sum()),
         "series_ending_over_two_intervals_before_end": int((hi - last > limit).sum()),
-        "note": (
-            "the query API drops staleness markers and promtool cannot write them: on "
-            "replay a series that ended answers for the lookback (5m) after its last sample"
-        ),
     }
+    if markers is None:
+        found["note"] = (
+            "the query API drops staleness markers and this source has no remote read: on "
+            "replay a series that ended answers for the lookback (5m) after its last sample"
+        )
+    return found
 
 
 def _write(
@@ -344,6 +355,7 @@ def _write(
     samples: _fixture.Samples,
     metadata: dict[str, list[dict[str, str]]],
     manifest: dict[str, Any],
+    extra: dict[str, bytes] | None = None,
 ) -> FreezeReport:
     """Write into a hidden staging directory, then rename it to ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -353,7 +365,7 @@ def _write(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.freezing-", dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes 0700; a fixture is meant to be shared
     try:
-        written = _fixture.write_files(staging, samples, metadata, manifest)
+        written = _fixture.write_files(staging, samples, metadata, manifest, extra)
         _check_target(target, force)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))

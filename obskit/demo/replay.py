@@ -1,5 +1,8 @@
 """Replay a frozen fixture: OpenMetrics per 2 h window, promtool blocks, cached by manifest hash.
 
+A fixture's staleness markers (``stale.json``) are then remote-written into the new
+blocks' TSDB by a temporary Prometheus and kept in its WAL (:mod:`obskit.demo._stale`).
+
 :class:`~obskit.demo.DemoPrometheus` ``(data=DIR)`` starts a real Prometheus on these
 blocks. Backfilled data has no metadata (``/api/v1/metadata`` answers ``{}``), so
 :func:`metadata` gives the fixture's to whoever asks for the replay's URL.
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from . import _fixture
+from . import _fixture, _stale
 from .backfill import BuildReport, create_blocks, find_binary, store_manifest, verified_samples
 
 __all__ = ["cache_key", "ensure_blocks", "metadata", "register", "render_window"]
@@ -75,11 +78,14 @@ def _build(path: Path, target: Path, workers: int) -> BuildReport:
     promtool = find_binary("promtool")
     t0 = time.perf_counter()
     fixture = _fixture.read(path)
+    markers = _stale.from_file(path, fixture.manifest)
     t1 = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         _backfill(fixture.samples, staging, promtool, workers)
+        if markers:  # after the blocks: Prometheus keeps them in its WAL (obskit.demo._stale)
+            _stale.write_markers(staging, markers)
         total = int(fixture.samples.counts.sum())
         store_manifest(staging, {"fixture": str(path), "key": target.name}, total)
         if target.exists():
