@@ -17,7 +17,9 @@ Queries. "wide": ``bench_http_requests_total`` over 1 day at 60 s (1,000 series 
 points); "7d": ``rate(voicebot_llm_latency_seconds_bucket[5m])`` over 7 days at 15 s
 (40,321 points per series, split on the step grid).
 
-Rows. obskit's default; obskit with each fixed encoding x concurrency; prometheus-api-client
+Rows. obskit's default (after a warm-up call, see below) and its first call in a fresh
+process ("obskit:cold", which learns the link from the probe piece the answer starts
+with); obskit with each fixed encoding x concurrency; prometheus-api-client
 with its defaults (``custom_query_range`` + ``MetricRangeDataFrame``; the 7-day range in
 11,000-point windows one after the other, as Prometheus refuses more per request); and the
 raw fetch (requests, body only, 1 MiB reads) of the same windows with each encoding. Each
@@ -81,11 +83,15 @@ def _windows(spec: dict[str, Any]) -> list[tuple[float, float]]:
     return [(a / 1000, b / 1000) for a, b in windows(start, end, spec["step"] * 1000, 11_000)]
 
 
-def measure_obskit(url: str, spec: dict[str, Any], encoding: str, conc: int | None) -> dict:
+def measure_obskit(
+    url: str, spec: dict[str, Any], encoding: str, conc: int | None, warm: bool = True
+) -> dict:
     """An untimed call over the last quarter of the range, then the timed call over all of it.
 
     The first call is what the default learns the link from (and it warms the allocator
     for every row alike); it is a quarter of the range to keep the benchmark short.
+    Without ``warm`` the timed call is the fresh client's first: the default then learns
+    the link from the probe piece the answer starts with.
     """
     import obskit
     from obskit.client import _link
@@ -94,15 +100,18 @@ def measure_obskit(url: str, spec: dict[str, Any], encoding: str, conc: int | No
     step = f"{spec['step']}s"
     quarter = spec["end"] - (spec["end"] - spec["start"]) / 4
     t0 = time.perf_counter()
-    client.query_range(spec["query"], quarter, spec["end"], step, progress=False)
-    warm = time.perf_counter() - t0
+    if warm:
+        client.query_range(spec["query"], quarter, spec["end"], step, progress=False)
+    else:
+        client.query("vector(1)")  # the connection, as other rows' warm-up request
+    warmed = time.perf_counter() - t0
     asked = client.session.headers["Accept-Encoding"]
     t0 = time.perf_counter()
     frame = client.query_range(spec["query"], spec["start"], spec["end"], step, progress=False)
     seconds = time.perf_counter() - t0
     link = _link.link_of(client.session)
     rates = link.rates() if link is not None else {}
-    return {"s": seconds, "warm": warm, "samples": len(frame), "encoding": asked,
+    return {"s": seconds, "warm": warmed, "samples": len(frame), "encoding": asked,
             "workers": client.workers, "chunks": frame.attrs["params"]["chunks"],
             "rates": {k: v for k, v in rates.items() if v is not None}}  # fmt: skip
 
@@ -154,10 +163,12 @@ def measure_raw(url: str, spec: dict[str, Any], encoding: str) -> dict:
 
 
 def measure(kind: str, url: str, query: str) -> dict:
-    """One row's measurement: ``obskit``, ``obskit:ENC:N``, ``papi`` or ``raw:ENC``."""
+    """One row's measurement: ``obskit``, ``obskit:cold``, ``obskit:ENC:N``, ``papi`` or ``raw:ENC``."""
     os.environ.pop("PROMETHEUS_URL", None)
     spec = QUERIES[query]
     parts = kind.split(":")
+    if kind == "obskit:cold":
+        return measure_obskit(url, spec, "auto", None, warm=False)
     if parts[0] == "obskit":
         enc, conc = (parts[1], int(parts[2])) if len(parts) == 3 else ("auto", None)
         return measure_obskit(url, spec, enc, conc)
@@ -346,9 +357,10 @@ def load_victoria(url: str) -> None:
 def rows(quick: bool, server: str = "prometheus") -> list[str]:
     """The rows measured: all of them on Prometheus, a subset on VictoriaMetrics."""
     if server == "victoria":
-        return ["obskit", "obskit:identity:2", "obskit:gzip:2", "raw:identity", "raw:gzip"]
+        return ["obskit", "obskit:cold", "obskit:identity:2", "obskit:gzip:2", "raw:identity",
+                "raw:gzip"]  # fmt: skip
     fixed = [f"obskit:{e}:{c}" for e in ENCODINGS for c in CONCURRENCY if not (quick and c == 4)]
-    return ["obskit", *fixed, "papi", *(f"raw:{e}" for e in ENCODINGS)]
+    return ["obskit", "obskit:cold", *fixed, "papi", *(f"raw:{e}" for e in ENCODINGS)]
 
 
 #: Rows measured in the first round only: prometheus-api-client takes 5-30x obskit's time
@@ -445,16 +457,18 @@ def _table(found: Found, server: str, query: str, args: argparse.Namespace) -> l
         else:
             sizes.append("-")
     lines.append("| body: identity / gzip on the wire | " + " | ".join(sizes) + " |")
-    lines += ["", "| link | default | best fixed | default / best fixed | PAC / default | "
-              "default / best raw fetch |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "| link | default | best fixed | default / best fixed | first call (cold) / "
+              "best fixed | PAC / default | default / best raw fetch |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for link in links:
-        default = _med(get(link, "obskit"))
+        default, cold = _med(get(link, "obskit")), _med(get(link, "obskit:cold"))
         fixed = {k: _med(get(link, k)) for k in kinds if k.count(":") == 2}
         best = min(fixed, key=lambda k: fixed[k])
         raw = min(_med(get(link, "raw:identity")), _med(get(link, "raw:gzip")))
         papi = _med(get(link, "papi"))
         lines.append(f"| {link} | {default:.2f} | {best} {fixed[best]:.2f} | "
-                     f"{default / fixed[best]:.2f} | {papi / default:.1f}x | "
+                     f"{default / fixed[best]:.2f} | {cold / fixed[best]:.2f} | "
+                     f"{papi / default:.1f}x | "
                      f"{default / raw:.2f} |")  # fmt: skip
     if query == "7d" and "obskit:identity:1" in kinds:
         ratios = []
@@ -490,11 +504,13 @@ def _load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--repeat", type=int, help="fresh processes per row (default 3, 1 with --quick)"
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one run per row, concurrency 1 and 2 only, no VictoriaMetrics",
+        help="concurrency 1 and 2 only, no VictoriaMetrics, one run per row unless --repeat",
     )
     parser.add_argument("--links", nargs="+", choices=list(LINKS), default=list(LINKS))
     parser.add_argument("--no-victoria", action="store_true")
@@ -517,7 +533,9 @@ def main() -> int:
         print(report({tuple(k.split("|")): v for k, v in dumped.items()}, args))  # type: ignore[misc]
         return 0
     if args.quick:
-        args.repeat, args.no_victoria = 1, True
+        args.no_victoria = True
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     net, servers = Network(), None
     with _interruptible():
         try:
