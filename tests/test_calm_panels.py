@@ -5,7 +5,8 @@
 - from the demo's truth: each committed quantile panel's min interval is the one the rule
   gives for its quietest series in the quietest hour of the service day, and then every window
   of that day holds at least ``MIN_OBSERVATIONS`` observations per series (the truth suite,
-  tests/test_truth_dashboards.py, checks that nothing is shown from fewer, at night included);
+  tests/test_truth_dashboards.py, checks that nothing is shown from fewer, at night included,
+  and runs each panel at the quietest hours it finds in the real demo's ``_count`` series);
 - on the real demo Prometheus: the four incidents are still outside their panel's normal range.
 """
 
@@ -111,16 +112,17 @@ def test_quantile_interval_defaults_and_refusals() -> None:
 
 def test_sidecar_panels_get_the_same_treatment() -> None:
     """What add_panel stores: a guarded ratio says so; a quantile time series gets a min
-    interval (the default without traffic figures, or the spec's own)."""
+    interval (the default without traffic figures, or the spec's own) and says so too."""
     base = {"kind": "timeseries", "unit": "s", "legend": "p95", "description": "Latency.", "id": 7}
     quant = promql.quantile(0.95, "x_seconds", min_count=20)
     panel = p.panel_from_spec({**base, "title": "Q", "expr": quant})
     assert panel.interval == "5m"
-    assert (
-        panel.description == "Latency. No value where the window holds fewer than 20 observations."
+    assert panel.description == (
+        "Latency. Each point pools at least 5m of observations (the min interval). "
+        "No value where the window holds fewer than 20 observations."
     )
     own = p.panel_from_spec({**base, "title": "Q", "expr": quant, "interval": "10m"})
-    assert own.interval == "10m"
+    assert own.interval == "10m" and "at least 10m of observations" in own.description
     ratio = p.panel_from_spec({**base, "title": "R", "expr": promql.error_ratio()})
     assert ratio.interval is None and ratio.description.endswith("fewer than 20 counted events.")
     assert p.calm_description(ratio.description, promql.error_ratio()) == ratio.description

@@ -397,8 +397,9 @@ def test_report(evaluation) -> None:
 #     minimum (the rest is left blank by the guard, and there is such a rest);
 # (b) at the quietest service hour every window of every series holds the minimum and the panel
 #     shows a value for each: it is not blank while people work;
-# (c) the minimum is the one the description states and every target's guard uses, and the min
-#     interval is the one quantile_interval gives for the data's quietest series and service hour.
+# (c) the minimum and the min interval are the ones the description states; the minimum is every
+#     target's guard, the interval the one quantile_interval gives for the data's quietest series
+#     and service hour.
 
 #: Local hours the quantile panels are meant for (windows starting 08:00, ending by 20:00).
 SERVICE_HOURS, SERVICE_ZONE = (8, 20), "Europe/Berlin"
@@ -410,6 +411,7 @@ _QUANTILE = re.compile(
     r"\(rate\((\w+)_bucket(\{[^}]*\})?\[\$__rate_interval\]\)\)\)"
 )
 _STATED = re.compile(r"No value where the window holds fewer than (\d+) observations\.")
+_POOLS = re.compile(r"Each point pools at least (\w+) of observations \(the min interval\)\.")
 
 
 @dataclass(frozen=True)
@@ -541,15 +543,18 @@ def _at(t: float) -> str:
 
 @pytest.mark.parametrize("key", quantile_panels(), ids=" / ".join)
 def test_calm_quantile_panel_states_its_minimum_and_interval(key, hourly) -> None:
-    """(c) The minimum the description states is every target's guard; the min interval is the
-    one quantile_interval gives for the quietest series in the quietest service hour, as
-    measured here, and the one Grafana steps by at the default range."""
+    """(c) The minimum the description states is every target's guard; the min interval it
+    states is the panel's, the one quantile_interval gives for the quietest series in the
+    quietest service hour as measured here, and the one Grafana steps by at the default range."""
     panel = _panel(*key)
     stated = _STATED.search(panel["description"])
     assert stated, f"{key}: the description does not state the minimum: {panel['description']}"
     assert int(stated.group(1)) == MIN_OBS, f"{key}: the description states {stated.group(0)!r}"
     for t in panel["targets"]:
         assert volume_guard(t["expr"]) == MIN_OBS, (key, t["refId"], t["expr"])
+    pools = _POOLS.search(panel["description"])
+    assert pools, f"{key}: the description does not state the min interval"
+    assert pools.group(1) == panel["interval"], (key, pools.group(0), panel["interval"])
     frame = hourly[key]
     service = frame[_service(frame["t"])]
     per_hour = float(service["value"].min())  # the quietest series' quietest service hour

@@ -95,17 +95,26 @@ def quantile_interval(
     return format_duration(LADDER[-1])
 
 
-def calm_description(description: str, expr: object) -> str:
-    """``description`` plus a sentence on the query's guard (unchanged without one, or when it
-    already says so).
+def calm_description(description: str, expr: object, interval: str | None = None) -> str:
+    """``description`` plus a sentence on the query's guard and, for a quantile query with a
+    min ``interval``, one on that interval (unchanged without them, or when it already says so).
 
     >>> calm_description("Share of failed requests.",
     ...     "a / (b > 0) and on() (sum(increase(b_total[$__rate_interval])) >= 20)")
     'Share of failed requests. No value where the window holds fewer than 20 counted events.'
+    >>> calm_description("Latency.", "histogram_quantile(0.5, sum by (le) (rate(x_bucket[5m])))",
+    ...     "10m")
+    'Latency. Each point pools at least 10m of observations (the min interval).'
     """
     text = str(getattr(expr, "text", expr))
+    quantile = "histogram_quantile" in text
+    if interval and quantile and "(the min interval)" not in description:
+        description = (
+            f"{description} Each point pools at least {interval} of observations "
+            "(the min interval)."
+        )
     least = volume_guard(text)
     if least is None or f"fewer than {least}" in description:
         return description
-    what = "observations" if "histogram_quantile" in text else "counted events"
+    what = "observations" if quantile else "counted events"
     return f"{description} No value where the window holds fewer than {least} {what}."

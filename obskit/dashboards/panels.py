@@ -172,12 +172,16 @@ def mappings(values: Mapping[int | float, tuple[str, str]]) -> list[g.StatValueM
 
 
 def _common(
-    title: str, description: str, targets: Sequence[g.Target], points: int
+    title: str,
+    description: str,
+    targets: Sequence[g.Target],
+    points: int,
+    interval: str | None = None,
 ) -> dict[str, Any]:
     if not title or not description or "\n" in description:
         raise ConfigError(f"panel {title!r} needs a title and a one-line description")
-    for t in targets:  # a guarded query (min_volume, min_count) says so once
-        description = calm_description(description, t.expr)
+    for t in targets:  # a guarded query (min_volume, min_count) and a min interval say so once
+        description = calm_description(description, t.expr, interval)
     return {
         "title": title,
         "description": description,
@@ -206,7 +210,7 @@ def timeseries(
     (500, 'A')
     """
     return g.TimeSeries(
-        **_common(title, description, targets, TIMESERIES_POINTS),
+        **_common(title, description, targets, TIMESERIES_POINTS, interval),
         unit=unit,
         thresholds=steps or thresholds(),
         thresholdsStyleMode="line" if steps else "off",
