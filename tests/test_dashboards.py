@@ -403,6 +403,19 @@ def test_preview_page_places_every_panel_like_the_grid() -> None:
     assert html == page(data, queries, results)
 
 
+def test_preview_time_series_show_the_dashboard_range_not_the_datas() -> None:
+    """A night with one value at the end is an empty axis over 6 h, not a 1-minute zoom."""
+    data = _data("application-metrics")
+    queries = plan(data, AT)
+    frame = pd.DataFrame({"timestamp": pd.to_datetime([AT]), "value": [1.0]})
+    html = page(data, queries, {(q.panel_id, q.ref_id): frame for q in queries})
+    ranged = [q for q in queries if not q.instant and q.panel_type == "timeseries"]
+    assert ranged
+    start, end = min(q.start for q in ranged), max(q.end for q in ranged)
+    shown = f'"range":["{start.isoformat()}","{end.isoformat()}"]'
+    assert html.count(shown) == len({q.panel_id for q in ranged})
+
+
 @pytest.mark.parametrize("action", ["build", "check", "preview", "add", "import", "diff"])
 def test_every_subcommand_has_help(action: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:

@@ -111,6 +111,12 @@ def page(
     for panel in data.get("panels", []):
         mine = [(q, results[(q.panel_id, q.ref_id)]) for q in queries
                 if q.panel_id == panel["id"] and (q.panel_id, q.ref_id) in results]  # fmt: skip
-        figures.append(figure(panel, panel_frame(mine)))
+        fig = figure(panel, panel_frame(mine))
+        ranged = [q for q, _ in mine if not q.instant]
+        if ranged and kind_of(panel["type"]) in (None, "timeseries"):
+            # Grafana draws the dashboard's time range, not just where the data lies:
+            # a night with no value is an empty axis, not a zoom on its last minutes
+            fig.update_xaxes(range=[min(q.start for q in ranged), max(q.end for q in ranged)])
+        figures.append(fig)
         layout.append(panel["gridPos"])
     return figure_grid(figures, layout, title=str(data.get("title", "obskit dashboard")))
