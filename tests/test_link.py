@@ -234,3 +234,21 @@ def test_fixed_encoding_or_loopback_is_never_probed(demo):
     for settings in (Settings(demo.url), Settings("http://10.0.0.5:9090", encoding="identity")):
         with Client(settings) as client:
             assert not _link.needs_probe(client.session)
+
+
+def test_a_slow_link_stays_unsettled_until_gzip_is_timed_too():
+    """Two probes at most: identity times the link; where it is slow, gzip the server."""
+    client = Client(Settings("http://10.0.0.5:9090"))
+    link = _link.link_of(client.session)
+    assert link is not None and _link.needs_probe(client.session)
+    link.record("identity", 12e6)  # 100 Mbit/s: slow enough that gzip may win
+    assert _link.needs_probe(client.session)
+    assert client.session.headers["Accept-Encoding"] == "gzip"  # the second probe's
+    link.record("gzip", 8e6)  # the server compresses slower than the link carries
+    assert not _link.needs_probe(client.session)
+    assert client.session.headers["Accept-Encoding"] == "identity"
+    fast = Client(Settings("http://10.0.0.6:9090"))
+    fast_link = _link.link_of(fast.session)
+    assert fast_link is not None
+    fast_link.record("identity", 120e6)  # 1 Gbit/s: gzip cannot win, no second probe
+    assert not _link.needs_probe(fast.session)

@@ -7,7 +7,7 @@ server with that encoding. On loopback obskit asks for ``identity`` (gzip only c
 there). Elsewhere it starts with ``identity``, which measures the link itself; if that
 is slower than :data:`TRY_GZIP_BELOW` it tries ``gzip`` on the next big answers and
 keeps whichever delivered more JSON per second (:func:`choose_encoding`). A fresh
-client's first big range answer starts with a small probe piece fetched alone
+client's first big range answer starts with one or two small probe pieces fetched alone
 (:func:`needs_probe`), so the rest already comes in the link's encoding. Prometheus
 compresses on one core per request (~16 MB/s of JSON on this machine), so on a fast
 link gzip is the slow choice and on a slow link identity is (benchmarks/remote.py).
@@ -117,11 +117,14 @@ class Link:
         return f"Link(encoding={self.encoding!r}, MB/s={shown})"
 
     @property
-    def measured(self) -> bool:
-        """Whether the choice is settled: fixed, loopback, or a big answer was timed."""
+    def settled(self) -> bool:
+        """Whether measuring more would not change the choice yet: fixed, loopback, a fast
+        identity link, or both encodings timed."""
         if self.fixed is not None or self.loopback:
             return True
-        return any(rate is not None for rate in self.rates().values())
+        rates = self.rates()
+        identity, gzip = rates["identity"], rates["gzip"]
+        return identity is not None and (identity >= TRY_GZIP_BELOW or gzip is not None)
 
     @property
     def encoding(self) -> str:
@@ -223,10 +226,12 @@ def link_of(session: requests.Session) -> Link | None:
 def needs_probe(session: requests.Session) -> bool:
     """Whether a big answer should start with a small probe piece, fetched alone.
 
-    Only while the encoding is chosen by measurement and nothing was measured yet: the
-    probe (:data:`PROBE_SAMPLES`, identity) times the link, so the rest of the answer is
-    asked for in the encoding that link wants, instead of a whole first answer being
-    fetched uncompressed over a slow link (or compressed over a fast one).
+    Only while the encoding is chosen by measurement and not yet settled
+    (:attr:`Link.settled`): a first probe (:data:`PROBE_SAMPLES`, identity) times the
+    link; where that is slow, a second (gzip) times the server's compression. The rest of
+    the answer is then asked for in the encoding that delivered more, instead of a whole
+    first answer being fetched uncompressed over a slow link, or compressed where the
+    server compresses slower than the link carries.
 
     >>> s = requests.Session()
     >>> _ = attach(s, Settings("http://10.0.0.5:9090")); needs_probe(s)
@@ -235,7 +240,7 @@ def needs_probe(session: requests.Session) -> bool:
     False
     """
     link = _LINKS.get(session)
-    return link is not None and not link.measured
+    return link is not None and not link.settled
 
 
 def workers(session: requests.Session, settings: Settings) -> int:

@@ -39,6 +39,9 @@ PIECE_SAMPLES = 250_000
 #: ... and of at least this many points per series: per piece, the server and the parser
 #: also pay per series (labels, lookups), so wide answers get few, long pieces.
 PIECE_POINTS = 1_000
+#: Probe pieces a big answer may start with while the link is unsettled: identity, then
+#: gzip where identity was slow (see ``_link.needs_probe``).
+PROBES = 2
 _AT_MODIFIER = re.compile(r"@\s*(start|end)\s*\(\s*\)")
 
 
@@ -178,8 +181,9 @@ def _fetch_windows(
         return result
 
     first: list[_envelope.Decoded] = []
-    if probe and len(windows) > 1:
-        first, windows = [one(windows[0])], windows[1:]  # alone: it times the link
+    while probe and len(windows) > 1 and len(first) < PROBES and _link.needs_probe(http.session):
+        first.append(one(windows[0]))  # alone: it times the link (identity), then gzip
+        windows = windows[1:]
     rest = _chunks.fetch_all(one, windows, max_workers=workers, progress=progress, label=expr)
     return first + rest
 
@@ -187,22 +191,27 @@ def _fetch_windows(
 def probe_first(
     windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int
 ) -> list[tuple[int, int]]:
-    """Start a big answer with a piece of about ``_link.PROBE_SAMPLES`` samples.
+    """Start a big answer with :data:`PROBES` pieces of about ``_link.PROBE_SAMPLES`` samples.
 
-    The piece is fetched alone and times the link (see ``_link.needs_probe``); the rest
-    keeps its plan. Answers under :data:`SPREAD_SAMPLES` are left whole.
+    Each is fetched alone while the link's encoding is unsettled (``_link.needs_probe``),
+    else with the others; the rest keeps its plan. Answers under :data:`SPREAD_SAMPLES`
+    are left whole.
 
     >>> probe_first([(0, 999_000), (1_000_000, 1_439_000)], 1000, 1440, 1000)
-    [(0, 15000), (16000, 999000), (1000000, 1439000)]
+    [(0, 15000), (16000, 31000), (32000, 999000), (1000000, 1439000)]
     """
     if not series or series * points < SPREAD_SAMPLES:
         return windows
     (start, end), *rest = windows
-    head = max(1, -(-_link.PROBE_SAMPLES // series))  # points per series in the probe
-    cut = start + head * step_ms
-    if cut > end:
-        return windows
-    return [(start, cut - step_ms), (cut, end), *rest]
+    head = max(1, -(-_link.PROBE_SAMPLES // series))  # points per series in a probe
+    probes = []
+    for _ in range(PROBES):
+        cut = start + head * step_ms
+        if cut > end:
+            break
+        probes.append((start, cut - step_ms))
+        start = cut
+    return [*probes, (start, end), *rest]
 
 
 def spread(
