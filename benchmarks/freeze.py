@@ -6,6 +6,8 @@ first against a freshly started server); replay "cold" builds blocks into a fres
 cache, "warm" starts again from it. The comparison in the same run is the obvious
 alternative: one ``query_range`` per series at the scrape step, written as OpenMetrics.
 Targets: <= 2 bytes/sample on disk, freeze >= 500,000 samples/s, replay warm < 5 s.
+The same week in a VictoriaMetrics is then read both ways freeze can read it there, in
+turns: range selectors (2 h windows) and the export API (the path freeze takes).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import pandas as pd
 
 import obskit
 from obskit.demo import DemoPrometheus, DemoSpec, _fixture
+from obskit.demo import freeze as freeze_module
 from obskit.demo.freeze import freeze
 from obskit.demo.replay import _prefixes, _value_text
+from obskit.demo.victoria import DemoVictoriaMetrics
 
 SELECTOR = '{__name__=~".+"}'
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -128,6 +132,32 @@ def bench_alternative(prom: DemoPrometheus, fixture: Path, work: Path) -> None:
           f"{points - equal:,} of them not a raw sample (time or value)")  # fmt: skip
 
 
+def bench_victoria(runs: int = 3) -> None:
+    """Range selectors against ``/api/v1/export`` on the same VictoriaMetrics, in turns."""
+    with DemoVictoriaMetrics(DemoSpec()) as vm, obskit.connect(vm.url) as client:
+        lo, hi = (round(t.timestamp() * 1000) for t in (vm.start_time, vm.end))
+        took: dict[bool, list[float]] = {False: [], True: []}
+        read: dict[bool, _fixture.Samples] = {}
+        for _ in range(runs):
+            for export in (False, True):
+                t0 = time.perf_counter()
+                read[export] = freeze_module._read_all(client, [SELECTOR], lo, hi, False, export)
+                took[export].append(time.perf_counter() - t0)
+        a, b = read[False], read[True]
+        same = (
+            a.labels == b.labels
+            and np.array_equal(a.times_ms, b.times_ms)
+            and np.array_equal(a.values.view(np.int64), b.values.view(np.int64))
+        )
+        samples = int(a.counts.sum())
+        for export, label in ((False, "range selectors"), (True, "export API")):
+            best = statistics.median(took[export])
+            print(f"victoriametrics {label:16s} median {best:5.2f} s = {samples / best:>10,.0f} "
+                  f"samples/s (runs: {', '.join(f'{t:.2f}' for t in took[export])})")  # fmt: skip
+        print(f"victoriametrics: {samples:,} samples; export {statistics.median(took[False]) / statistics.median(took[True]):.2f}x "
+              f"as fast; last reads bit-identical: {same}")  # fmt: skip
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="obskit-bench-freeze-"))
     try:
@@ -136,6 +166,7 @@ def main() -> None:
             fixture, _ = bench_freeze(prom, work)
             bench_alternative(prom, fixture, work)
         bench_replay(fixture)
+        bench_victoria()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
