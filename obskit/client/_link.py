@@ -31,6 +31,7 @@ from ..config import Settings
 from . import _transport
 
 __all__ = [
+    "GZIP_PROBE_SAMPLES",
     "PROBE_SAMPLES",
     "Link",
     "attach",
@@ -38,15 +39,23 @@ __all__ = [
     "choose_encoding",
     "link_of",
     "needs_probe",
+    "steady_rate",
     "workers",
 ]
 
 #: Answers smaller than this tell latency, not bandwidth: they are not measured. A
 #: quarter MiB is past tc's burst on the benchmark's links and costs 0.1 s at 20 Mbit/s.
 PROBE_BYTES = 1 << 18
+#: Body bytes read at once while the link is unsettled, so that the second half of a
+#: probe's body can be timed (obskit otherwise reads 1 MiB at once).
+MARK_BYTES = 1 << 16
 #: Samples in the probe piece a big range answer starts with while the link is not yet
 #: measured (:func:`needs_probe`): about 0.35 MB of JSON, just over :data:`PROBE_BYTES`.
 PROBE_SAMPLES = 16_000
+#: ... and in the second probe, gzip, where the first found the link slow: gzip bodies
+#: are 4-8x smaller on the wire, and a smaller one passes in a shaper's burst or before
+#: the server's compression reaches its steady rate, overstating it.
+GZIP_PROBE_SAMPLES = 64_000
 #: Below this many JSON bytes per second with identity, gzip is worth a try: Prometheus
 #: 2.42 gzips ~16 MB/s of JSON on one core, so on a faster link gzip cannot win.
 TRY_GZIP_BELOW = 40e6
@@ -99,7 +108,9 @@ class Link:
     """What one session's big answers measured: JSON bytes per second, per encoding.
 
     Several answers in flight at once are counted together: their bytes over the time
-    during which at least one of them was arriving.
+    during which at least one of them was arriving. Only the second half of those bytes
+    is timed: the first half arrives faster than the link carries (a router's or
+    shaper's burst allowance) or slower (TCP slow start), and a probe piece is small.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -108,8 +119,9 @@ class Link:
         self._lock = threading.Lock()
         self._rates: dict[str, deque[float]] = {e: deque(maxlen=KEPT) for e in ("identity", "gzip")}
         self._active: dict[str, int] = {"identity": 0, "gzip": 0}
-        self._since: dict[str, float] = {"identity": 0.0, "gzip": 0.0}
         self._bytes: dict[str, int] = {"identity": 0, "gzip": 0}
+        #: (time, bytes so far) after each piece of body, while answers are arriving
+        self._marks: dict[str, list[tuple[float, int]]] = {"identity": [], "gzip": []}
         self._session: weakref.ref[requests.Session] | None = None
 
     def __repr__(self) -> str:
@@ -156,10 +168,14 @@ class Link:
         gzip = "gzip" in response.headers.get("Content-Encoding", "").lower()
         encoding = "gzip" if gzip else "identity"
 
-        def timed(*a: Any, **k: Any) -> Iterator[bytes]:
+        fine = not self.settled  # a probe piece: read in small pieces to time its halves
+
+        def timed(amt: int | None = None, *a: Any, **k: Any) -> Iterator[bytes]:
             self._begin(encoding)
+            if fine and amt is not None:
+                amt = min(amt, MARK_BYTES)
             try:
-                for chunk in stream(*a, **k):
+                for chunk in stream(amt, *a, **k):
                     self._add(encoding, len(chunk))
                     yield chunk
             finally:
@@ -170,29 +186,48 @@ class Link:
     def _begin(self, encoding: str) -> None:
         with self._lock:
             if self._active[encoding] == 0:
-                self._since[encoding] = time.perf_counter()
                 self._bytes[encoding] = 0
+                self._marks[encoding] = []
             self._active[encoding] += 1
 
     def _add(self, encoding: str, size: int) -> None:
         with self._lock:
             self._bytes[encoding] += size
+            self._marks[encoding].append((time.perf_counter(), self._bytes[encoding]))
 
     def _end(self, encoding: str) -> None:
         with self._lock:
             self._active[encoding] -= 1
             if self._active[encoding]:
                 return
-            seconds = time.perf_counter() - self._since[encoding]
-            size = self._bytes[encoding]
-        if size >= PROBE_BYTES and seconds > 0:
-            self.record(encoding, size / seconds)
+            marks, self._marks[encoding] = self._marks[encoding], []
+        rate = steady_rate(marks)
+        if rate is not None:
+            self.record(encoding, rate)
 
     def _apply(self) -> None:
         """Ask for the (possibly new) choice from the next request on."""
         session = self._session() if self._session is not None else None
         if session is not None:
             session.headers["Accept-Encoding"] = self.encoding
+
+
+def steady_rate(marks: list[tuple[float, int]]) -> float | None:
+    """Bytes per second over the second half of a body, from ``(time, bytes so far)`` marks.
+
+    ``None`` for bodies under :data:`PROBE_BYTES` (they tell latency, not bandwidth).
+
+    >>> steady_rate([(0.0, 200_000), (0.25, 300_000), (0.5, 400_000), (0.75, 500_000)])
+    400000.0
+    >>> steady_rate([(0.0, 1000), (1.0, 2000)]) is None
+    True
+    """
+    if not marks or marks[-1][1] < PROBE_BYTES:
+        return None
+    end, total = marks[-1]
+    half = next((t, b) for t, b in marks if b >= total / 2)
+    seconds = end - half[0]
+    return (total - half[1]) / seconds if seconds > 0 else None
 
 
 def _declared_small(headers: Mapping[str, str]) -> bool:
@@ -228,7 +263,8 @@ def needs_probe(session: requests.Session) -> bool:
 
     Only while the encoding is chosen by measurement and not yet settled
     (:attr:`Link.settled`): a first probe (:data:`PROBE_SAMPLES`, identity) times the
-    link; where that is slow, a second (gzip) times the server's compression. The rest of
+    link; where that is slow, a second (:data:`GZIP_PROBE_SAMPLES`, gzip) times the
+    server's compression. The rest of
     the answer is then asked for in the encoding that delivered more, instead of a whole
     first answer being fetched uncompressed over a slow link, or compressed where the
     server compresses slower than the link carries.

@@ -40,7 +40,7 @@ PIECE_SAMPLES = 250_000
 #: also pay per series (labels, lookups), so wide answers get few, long pieces.
 PIECE_POINTS = 1_000
 #: Probe pieces a big answer may start with while the link is unsettled: identity, then
-#: gzip where identity was slow (see ``_link.needs_probe``).
+#: gzip where identity was slow (see ``_link.needs_probe`` and :func:`probe_first`).
 PROBES = 2
 _AT_MODIFIER = re.compile(r"@\s*(start|end)\s*\(\s*\)")
 
@@ -191,21 +191,22 @@ def _fetch_windows(
 def probe_first(
     windows: list[tuple[int, int]], series: int | None, points: int, step_ms: int
 ) -> list[tuple[int, int]]:
-    """Start a big answer with :data:`PROBES` pieces of about ``_link.PROBE_SAMPLES`` samples.
+    """Start a big answer with probe pieces of ``_link.PROBE_SAMPLES`` and
+    ``_link.GZIP_PROBE_SAMPLES`` samples (about).
 
     Each is fetched alone while the link's encoding is unsettled (``_link.needs_probe``),
     else with the others; the rest keeps its plan. Answers under :data:`SPREAD_SAMPLES`
     are left whole.
 
     >>> probe_first([(0, 999_000), (1_000_000, 1_439_000)], 1000, 1440, 1000)
-    [(0, 15000), (16000, 31000), (32000, 999000), (1000000, 1439000)]
+    [(0, 15000), (16000, 79000), (80000, 999000), (1000000, 1439000)]
     """
     if not series or series * points < SPREAD_SAMPLES:
         return windows
     (start, end), *rest = windows
-    head = max(1, -(-_link.PROBE_SAMPLES // series))  # points per series in a probe
     probes = []
-    for _ in range(PROBES):
+    for samples in (_link.PROBE_SAMPLES, _link.GZIP_PROBE_SAMPLES):
+        head = max(1, -(-samples // series))  # points per series in this probe
         cut = start + head * step_ms
         if cut > end:
             break
