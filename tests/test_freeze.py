@@ -173,6 +173,9 @@ def test_edge_cases_survive_replay_and_freeze_bit_for_bit(tmp_path: Path) -> Non
     staleness = report["staleness"]
     assert staleness["gaps_over_two_intervals"] == 1
     assert staleness["series_ending_over_two_intervals_before_end"] == 1
+    # the gap and the early end were looked at with remote read: no marker there (backfilled)
+    assert (staleness["reproduced"], staleness["markers"]) == (True, 0)
+    assert not (tmp_path / "out" / "stale.json").exists()
 
 
 def test_two_overlapping_selectors_keep_each_series_once(tmp_path: Path) -> None:

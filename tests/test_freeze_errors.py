@@ -124,6 +124,7 @@ def test_cli_freezes(tmp_path: Path, edge, capsys) -> None:
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert "froze 8 series" in out and "obskit demo start --data" in out
+    assert "staleness markers: 0 (read with remote read; replayed)" in out
 
 
 # -- fixtures that do not match their manifest -----------------------------------------------

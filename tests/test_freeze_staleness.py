@@ -134,6 +134,7 @@ def test_the_freeze_holds_every_marker_a_full_remote_read_shows(
     everything = _all_markers(source.url, source.lo, source.hi)
     assert sorted(everything) == ["stale_ends", "stale_pauses"]  # the source really has them
     stored = _stale.from_file(frozen, _fixture.verify(frozen))
+    assert all(times for _, times in stored)  # only series with markers are listed
     assert {labels["__name__"]: times for labels, times in stored} == everything
     staleness = _fixture.verify(frozen)["staleness"]
     assert staleness["reproduced"] is True

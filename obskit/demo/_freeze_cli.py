@@ -113,5 +113,15 @@ def _freeze(args: argparse.Namespace) -> int:
         f"froze {report['series']:,} series, {report['samples']:,} samples "
         f"({size / max(report['samples'], 1):.2f} bytes/sample) into {report.path}"
     )
+    staleness = report.get("staleness") or {}
+    if staleness.get("reproduced"):
+        print(
+            f"staleness markers: {staleness.get('markers', 0):,} (read with remote read; replayed)"
+        )
+    else:
+        print(
+            "staleness markers: not frozen (the source has no remote read): on replay a series "
+            "that ended answers for 5m after its last sample"
+        )
     print(f"replay it with: obskit demo start --data {report.path}")
     return 0

@@ -122,21 +122,34 @@ def read_markers(
 
     ``None`` (and the reason) when the source offers no remote read.
     """
-    found: dict[int, list[int]] = {}
+    from ..client import _split
+
     places = windows(samples, hi, interval_s)
+    batches = [places[lo : lo + QUERIES_PER_READ] for lo in range(0, len(places), QUERIES_PER_READ)]
+
+    def read(pair: tuple[int, int]) -> list[tuple[int, int]]:
+        batch = batches[pair[0]]
+        body = _prompb.read_request([(a, b, samples.labels[i]) for i, a, b in batch])
+        return [
+            (i, t)
+            for (i, _, _), result in zip(batch, _post_read(client, body), strict=False)
+            for labels, points in result
+            if labels == samples.labels[i]  # EQ matchers also match supersets
+            for t, bits in points
+            if bits == STALE_BITS
+        ]
+
     try:
         _post_read(client, _prompb.read_request([(hi, hi, {"__name__": "obskit_probe"})]))
-        for lo in range(0, len(places), QUERIES_PER_READ):
-            batch = places[lo : lo + QUERIES_PER_READ]
-            body = _prompb.read_request([(a, b, samples.labels[i]) for i, a, b in batch])
-            for (i, _, _), result in zip(batch, _post_read(client, body), strict=False):
-                for labels, points in result:
-                    if labels == samples.labels[i]:  # EQ matchers also match supersets
-                        found.setdefault(i, []).extend(t for t, bits in points if bits == STALE_BITS)  # fmt: skip
+        parts = _split.fetch_all(read, [(k, 0) for k in range(len(batches))],
+                                 max_workers=client.workers, progress=False) if batches else []  # fmt: skip
     except Unavailable as exc:
         log.info("no remote read on %s (%s): staleness markers are not frozen", client.url, exc)
         return None, f"no remote read on the source ({exc})"
-    markers = [(samples.labels[i], sorted(set(found[i]))) for i in sorted(found)]
+    found: dict[int, set[int]] = {}
+    for i, t in (pair for part in parts for pair in part):
+        found.setdefault(i, set()).add(t)
+    markers = [(samples.labels[i], sorted(found[i])) for i in sorted(found)]
     return markers, f"remote read, {len(places):,} places checked"
 
 
