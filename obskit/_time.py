@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeAlias
@@ -116,17 +117,35 @@ def parse_time(
     >>> parse_time(1771092000).isoformat()
     '2026-02-14T18:00:00+00:00'
     """
+    if _missing(value):
+        raise ConfigError(
+            f"{what} is {value!r}, a missing time (e.g. the max() of an empty frame); "
+            f"pass {_TIME_EXAMPLE}"
+        )
     if isinstance(value, datetime):
         return _as_utc(value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be {_TIME_EXAMPLE}; got {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy's integers and floats too
         return _from_unix(float(value), what)
+    if (
+        type(value).__name__ == "datetime64"
+    ):  # numpy, e.g. frame["timestamp"].to_numpy() of naive UTC times
+        import pandas as pd
+
+        return _as_utc(pd.Timestamp(value).to_pydatetime())
     if value is None or isinstance(value, str):
         return _parse_text(value or "now", what, now)
     raise ConfigError(f"{what} must be {_TIME_EXAMPLE}; got {value!r}")
+
+
+def _missing(value: object) -> bool:
+    """NaT (pandas' or numpy's) and NaN: what an empty frame's min() or max() gives."""
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return type(value).__name__ in ("NaTType", "datetime64") and str(value) == "NaT"
 
 
 def _as_utc(value: datetime) -> datetime:

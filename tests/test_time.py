@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from obskit import _time
@@ -133,3 +135,20 @@ def test_nice_step(span, target, step):
 def test_to_unix():
     assert _time.to_unix(NOW) == 1771092000.0
     assert _time.to_unix(datetime(2026, 2, 14, 18)) == 1771092000.0
+
+
+@pytest.mark.parametrize("missing", [pd.NaT, np.datetime64("NaT"), float("nan"), np.float64("nan")])
+def test_a_missing_time_is_one_clear_error(missing) -> None:
+    """What max() of an empty frame gives: refused by name, not passed on as a time."""
+    with pytest.raises(ConfigError, match=r"end is .*NaT|end is .*nan") as error:
+        _time.parse_time(missing, "end")
+    assert "a missing time" in str(error.value) and "ISO string" in str(error.value)
+
+
+def test_numpy_times_from_a_frame_are_times() -> None:
+    end = datetime(2026, 2, 14, 18, tzinfo=UTC)
+    assert _time.parse_time(np.int64(1771092000)) == end
+    assert _time.parse_time(np.float64(1771092000.0)) == end
+    assert _time.parse_time(np.datetime64("2026-02-14T18:00")) == end  # numpy's are UTC, naive
+    frame = pd.DataFrame({"timestamp": pd.to_datetime(["2026-02-14T18:00Z"])})
+    assert _time.parse_time(frame["timestamp"].dt.tz_convert(None).to_numpy()[-1]) == end
