@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 import requests
 
 from obskit.client import connect
-from obskit.demo import DemoSpec, _export, _fixture, _prompb, _stale, generate
+from obskit.demo import DemoPrometheus, DemoSpec, _export, _fixture, _prompb, _stale, generate
 from obskit.demo import freeze as freeze_module
 from obskit.demo.freeze import freeze
 from obskit.demo.server import HOST, free_port, terminate
@@ -157,3 +158,27 @@ def test_export_lines_with_bare_infinities_null_and_long_integers() -> None:
     assert values.tolist()[0] == -np.inf and np.isnan(values[1]) and values[2] == 1e308
     with pytest.raises(ValueError):
         _export.parse_line(b'{"metric":{},"values":[1,2],"timestamps":[1]}')
+
+
+def _instant(url: str, expr: str, at_ms: int) -> list[str]:
+    params = {"query": expr, "time": f"{at_ms / 1000:.3f}"}
+    result = requests.get(f"{url}/api/v1/query", params=params, timeout=10).json()["data"]["result"]
+    return [r["value"][1] for r in result]
+
+
+def test_victoriametrics_nan_samples_are_frozen_as_staleness_markers(
+    special_vm, tmp_path: Path
+) -> None:
+    """It keeps only staleness NaNs (plain ones are dropped): the replay ends the series too."""
+    url, t0 = special_vm
+    start, end = (datetime.fromtimestamp(t / 1000, UTC) for t in (t0, t0 + 600_000))
+    report = freeze(url, ['{__name__=~"vm_.*"}'], start, end, tmp_path / "frozen")
+    assert (report["staleness"]["reproduced"], report["staleness"]["markers"]) == (True, 1)
+    stored = _stale.from_file(tmp_path / "frozen", _fixture.verify(tmp_path / "frozen"))
+    assert stored == [({"__name__": "vm_stale"}, [t0 + 15_000])]
+    samples = _fixture.read(tmp_path / "frozen").samples
+    assert not np.isnan(samples.values).any()
+    with DemoPrometheus(data=tmp_path / "frozen", cache=tmp_path / "cache") as replay:
+        for at in (t0 + 14_999, t0 + 15_001, t0 + 29_999, t0 + 30_000):
+            assert _instant(replay.url, "vm_stale", at) == _instant(url, "vm_stale", at), at
+        assert _instant(replay.url, "vm_stale", t0 + 15_001) == []

@@ -37,7 +37,15 @@ if TYPE_CHECKING:
     from ..client import Client
     from ._fixture import Samples
 
-__all__ = ["STALE", "STALE_BITS", "from_file", "read_markers", "to_file", "write_markers"]
+__all__ = [
+    "STALE",
+    "STALE_BITS",
+    "from_file",
+    "read_markers",
+    "split_nan",
+    "to_file",
+    "write_markers",
+]
 
 log = logging.getLogger("obskit")
 STALE = "stale.json"
@@ -151,6 +159,32 @@ def read_markers(
         found.setdefault(i, set()).add(t)
     markers = [(samples.labels[i], sorted(found[i])) for i in sorted(found)]
     return markers, f"remote read, {len(places):,} places checked"
+
+
+VICTORIA = "victoriametrics: it drops NaN on ingestion and keeps staleness markers, which its query API returns as NaN samples"  # fmt: skip
+
+
+def split_nan(samples: Samples) -> tuple[Samples, Markers]:
+    """The non-NaN samples, and the NaN ones as markers (a VictoriaMetrics source's).
+
+    VictoriaMetrics 1.79 drops a plain NaN it is sent and stores a staleness marker,
+    which ``sel[2h]`` and ``/api/v1/export`` answer as a NaN sample (``null``): every
+    NaN it returns is a marker. A series left without samples is dropped.
+    """
+    from ._fixture import Samples
+
+    nan = np.isnan(samples.values)
+    if not nan.any():
+        return samples, []
+    owner = np.repeat(np.arange(len(samples.labels)), samples.counts)
+    markers = [
+        (samples.labels[i], samples.times_ms[nan & (owner == i)].tolist())
+        for i in np.unique(owner[nan]).tolist()
+    ]
+    counts = np.bincount(owner[~nan], minlength=len(samples.labels)).astype(np.int64)
+    keep = counts > 0
+    labels = [labels for labels, kept in zip(samples.labels, keep.tolist(), strict=True) if kept]
+    return Samples(labels, counts[keep], samples.times_ms[~nan], samples.values[~nan]), markers
 
 
 def to_file(markers: Markers) -> bytes:

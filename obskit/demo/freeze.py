@@ -124,12 +124,18 @@ def _freeze(
 ) -> FreezeReport:
     lo, hi, t0, t1 = _range_ms(start, end)
     _check_budget(client, selectors, lo, hi, max_series, max_samples)
-    samples = _read_all(client, selectors, lo, hi, progress, _export.is_victoria(client))
+    victoria = _export.is_victoria(client)
+    samples = _read_all(client, selectors, lo, hi, progress, victoria)
+    markers: _stale.Markers | None = None
+    if victoria:  # its NaN samples are its staleness markers
+        samples, markers = _stale.split_nan(samples)
+        how = _stale.VICTORIA
     if len(samples.labels) == 0:
         raise _nothing_error(client, selectors, t0, t1)
     gaps = _gaps(samples)
     interval = _scrape_interval(gaps)
-    markers, how = _stale.read_markers(client, samples, hi, interval)
+    if not victoria:
+        markers, how = _stale.read_markers(client, samples, hi, interval)
     names = {labels.get("__name__", "") for labels in samples.labels}
     wanted = names | {_family(name) for name in names}  # keyed as the exporter wrote it
     metadata = {k: v for k, v in _raw.metadata(client).items() if k in wanted}
