@@ -13,6 +13,10 @@ its WAL on every later start), so the replay's cache holds them.
 
 Samples themselves are not read with remote read: proto3 leaves a zero double out of
 the message, so ``-0.0`` comes back as ``0.0``; the query API keeps it.
+
+VictoriaMetrics (1.79) has no remote read, but it drops a plain NaN on ingestion and
+keeps staleness markers, which its query and export APIs answer as NaN samples: from
+it, :func:`split_nan` turns every NaN sample into a marker.
 """
 
 from __future__ import annotations
