@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -93,6 +93,22 @@ def require_programs() -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@contextlib.contextmanager
+def running(ready: Iterable[str], *, scrape_seconds: int = 1) -> Iterator[Stack]:
+    """The whole stack, started with load running and ``ready`` answered; stopped at the end,
+    also when the body fails, and checked to leave nothing behind when it does not."""
+    require_programs()
+    stack = Stack(scrape_seconds=scrape_seconds)
+    try:
+        stack.start()
+        stack.start_load()
+        stack.wait_for(ready)
+        yield stack
+    finally:
+        stack.stop()
+    assert stack.leftovers() == [], "the stack left things behind"
 
 
 @dataclass

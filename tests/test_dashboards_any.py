@@ -277,22 +277,11 @@ def test_preview_of_a_path_writes_one_page(tmp_path: Path, demo_client: Any) -> 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
     """PostgreSQL, Redis, node/postgres/redis exporters and a Prometheus (tests/_stack.py)."""
-    from _stack import Stack, missing_programs
+    from _stack import running
 
-    missing = missing_programs()
-    if missing:
-        pytest.fail(f"not installed: {', '.join(missing)}; run `scripts/system-deps test`")
-    running = Stack(scrape_seconds=1)
-    try:
-        running.start()
-        running.start_load()
-        running.wait_for(
-            ["pg_up == 1", "redis_up == 1", "count(count_over_time(up[1m]) >= 3) >= 3"]
-        )
-        yield running
-    finally:
-        running.stop()
-    assert running.leftovers() == []
+    ready = ["pg_up == 1", "redis_up == 1", "count(count_over_time(up[1m]) >= 3) >= 3"]
+    with running(ready) as started:
+        yield started
 
 
 #: Community exporter dashboards and the variable values this stack answers (its series

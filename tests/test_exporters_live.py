@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, parse, require_programs
+from _stack import DATABASE, EXPORTERS, JOBS, Sample, Stack, parse, running
 
 from obskit import dashboards
 from obskit._time import parse_duration
@@ -62,16 +62,8 @@ KEYS = [(q.panel, q.ref_id) for q in plan(BOARD, datetime(2026, 2, 14, 18, tzinf
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The whole stack, started once for this module, torn down even when tests fail."""
-    require_programs()
-    stack = Stack(scrape_seconds=SCRAPE_SECONDS)
-    try:
-        stack.start()
-        stack.start_load()
-        stack.wait_for(READY)
-        yield stack
-    finally:
-        stack.stop()
-    assert stack.leftovers() == [], "the stack left things behind"
+    with running(READY, scrape_seconds=SCRAPE_SECONDS) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _stack import JOBS, Stack, require_programs
+from _stack import JOBS, Stack, running
 from test_exporters_live import READY
 
 from obskit import dashboards
@@ -41,17 +41,10 @@ MINUTES = float(os.environ.get("FREEZE_STACK_MINUTES", "1"))
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[Stack, datetime]]:
-    require_programs()
     began = datetime.fromtimestamp(int(time.time()), UTC)  # before the first scrape
-    stack = Stack(scrape_seconds=1)
-    try:
-        stack.start()
-        stack.start_load()
-        stack.wait_for(READY)
+    with running(READY) as started:
         time.sleep(max(0.0, MINUTES * 60 - (time.time() - began.timestamp())))
-        yield stack, began
-    finally:
-        stack.stop()
+        yield started, began
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from _stack import JOBS, Stack, require_programs
+from _stack import JOBS, Stack, running
 from nbclient import NotebookClient
 
 pytestmark = pytest.mark.exporters
@@ -35,16 +35,8 @@ READY = [
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    require_programs()
-    stack = Stack(scrape_seconds=1)
-    try:
-        stack.start()
-        stack.start_load()
-        stack.wait_for(READY)
-        yield stack
-    finally:
-        stack.stop()
-    assert stack.leftovers() == [], "the stack left things behind"
+    with running(READY) as started:
+        yield started
 
 
 def _pointed_at(path: Path, url: str, end: str) -> nbformat.NotebookNode:
