@@ -13,6 +13,7 @@ __all__ = ["fetch_all", "progress_bar", "windows"]
 
 log = logging.getLogger("obskit")
 T = TypeVar("T")
+P = TypeVar("P")
 Window = tuple[int, int]
 
 #: In a notebook, progress is shown by default from this many chunks on.
@@ -36,14 +37,15 @@ def windows(start_ms: int, end_ms: int, step_ms: int, max_points: int) -> list[W
 
 
 def fetch_all(
-    fetch: Callable[[Window], T],
-    parts: Sequence[Window],
+    fetch: Callable[[P], T],
+    parts: Sequence[P],
     *,
     max_workers: int,
     progress: bool | None = None,
     label: str = "",
 ) -> list[T]:
-    """``fetch`` every window with at most ``max_workers`` threads; results in window order.
+    """``fetch`` every part (a window, or any job) with at most ``max_workers`` threads;
+    results in the parts' order.
 
     The first failure cancels the windows not yet started and is raised: a caller never
     gets a partial result. ``progress`` shows a progress bar (:func:`progress_bar`) and

@@ -256,12 +256,12 @@ def _read_all(
     if export:
         try:
             return _read_export(client, selectors, lo, hi, progress)
-        except _export.Unavailable as exc:
+        except _raw.Unavailable as exc:
             log.info("no export API on %s (%s): reading range selectors", client.url, exc)
     jobs = [(selector, window) for window in _windows(lo, hi) for selector in selectors]
-    windows = _chunks.fetch_all(  # by job index: fetch_all hands out (int, int) pairs
-        lambda pair: _raw.read_window(client, jobs[pair[0]][0], *jobs[pair[0]][1]),
-        [(i, 0) for i in range(len(jobs))],
+    windows = _chunks.fetch_all(
+        lambda job: _raw.read_window(client, job[0], *job[1]),
+        jobs,
         max_workers=client.workers,
         progress=progress,
         label="freeze",
@@ -274,8 +274,8 @@ def _read_export(
 ) -> _fixture.Samples:
     spans = _windows(lo, hi, EXPORT_WINDOW_MS)
     windows = _chunks.fetch_all(
-        lambda pair: _export.read_window(client, selectors, *spans[pair[0]]),
-        [(i, 0) for i in range(len(spans))],
+        lambda span: _export.read_window(client, selectors, *span),
+        spans,
         max_workers=client.workers,
         progress=progress,
         label="freeze",
