@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -86,6 +86,22 @@ class Transport:
             log.info("%s answered 503; retry %d in %.2f s", url, attempt + 1, delay)
             time.sleep(delay)
         return status, body
+
+    @contextlib.contextmanager
+    def post_raw(self, path: str, what: str, **kwargs: Any) -> Iterator[requests.Response]:
+        """POST to ``/api/v1/<path>`` for an answer that is not Prometheus' JSON (remote
+        read, VictoriaMetrics' export): this session, timeout and TLS; a request that got
+        no answer, also while the body is read inside the block, mapped as :meth:`call`
+        maps it. The caller judges the status and the body.
+        """
+        url = self.endpoint(path)
+        timeout = self.settings.timeout
+        try:
+            with self.session.post(url, timeout=timeout, verify=self.session.verify,
+                                   **kwargs) as response:  # fmt: skip
+                yield response
+        except requests.RequestException as exc:
+            raise _errors.from_exception(exc, what, url, timeout) from exc
 
     def _send_once(
         self, url: str, params: Mapping[str, Any], what: str, post: bool

@@ -22,9 +22,13 @@ from ._matrix import Columns
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["Window", "count_samples", "metadata", "read_window", "series"]
+__all__ = ["Unavailable", "Window", "count_samples", "metadata", "read_window", "series"]
 
 log = logging.getLogger("obskit")
+
+
+class Unavailable(Exception):
+    """The server lacks a raw API (remote read, export) or answered it with something else."""
 
 
 class Window:
