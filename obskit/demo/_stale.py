@@ -24,9 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import requests
 
+from ..client import _raw
+from ..client._raw import Unavailable
 from ..errors import DemoError
 from . import _prompb
 
@@ -58,13 +60,9 @@ STALE_NAN = float(np.array([STALE_BITS], np.uint64).view(np.float64)[0])
 #: Remote-read queries per request, and samples per remote-write request.
 QUERIES_PER_READ = 500
 SAMPLES_PER_WRITE = 10_000
-_READ_HEADERS = {
-    "Content-Encoding": "snappy",
-    "Content-Type": "application/x-protobuf",
-    "X-Prometheus-Remote-Read-Version": "0.1.0",
-}
-_WRITE_HEADERS = {**_READ_HEADERS, "X-Prometheus-Remote-Write-Version": "0.1.0"}
-del _WRITE_HEADERS["X-Prometheus-Remote-Read-Version"]
+_PROTOBUF = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf"}
+_READ_HEADERS = {**_PROTOBUF, "X-Prometheus-Remote-Read-Version": "0.1.0"}
+_WRITE_HEADERS = {**_PROTOBUF, "X-Prometheus-Remote-Write-Version": "0.1.0"}
 
 #: Per series: its labels and its markers' timestamps (ms).
 Markers = list[tuple[dict[str, str], list[int]]]
@@ -98,31 +96,17 @@ def windows(samples: Samples, hi: int, interval_s: float) -> list[tuple[int, int
     return out
 
 
-class Unavailable(Exception):
-    """The source has no remote read (e.g. VictoriaMetrics answers 400 for /api/v1/read)."""
-
-
 def _post_read(client: Client, body: bytes) -> list[list[tuple[dict[str, str], list[tuple[int, int]]]]]:  # fmt: skip
-    from ..client import _errors
-    from ..client._raw import _transport
-
-    transport = _transport(client)
-    url = transport.endpoint("read")
+    """One remote read; :class:`Unavailable` where the source has none (e.g.
+    VictoriaMetrics answers 400 for /api/v1/read) or answers something else."""
+    post = _raw._transport(client).post_raw
+    with post("read", "remote read", data=_snappy(body, True), headers=_READ_HEADERS) as response:
+        if response.status_code != 200:
+            text = response.text.strip().splitlines()[-1:] or [""]
+            raise Unavailable(f"HTTP {response.status_code}: {text[0][:200]}")
+        content = response.content
     try:
-        response = transport.session.post(
-            url,
-            data=_snappy(body, True),
-            headers=_READ_HEADERS,
-            timeout=transport.settings.timeout,
-            verify=transport.session.verify,
-        )
-    except requests.RequestException as exc:
-        raise _errors.from_exception(exc, "remote read", url, transport.settings.timeout) from exc
-    if response.status_code != 200:
-        text = response.text.strip().splitlines()[-1:] or [""]
-        raise Unavailable(f"HTTP {response.status_code}: {text[0][:200]}")
-    try:
-        return _prompb.decode_read_response(_snappy(response.content, False))
+        return _prompb.decode_read_response(_snappy(content, False))
     except Exception as exc:  # not snappy protobuf: a proxy's page, another API
         raise Unavailable(f"the answer is not a remote-read response ({exc})") from None
 
@@ -139,8 +123,7 @@ def read_markers(
     places = windows(samples, hi, interval_s)
     batches = [places[lo : lo + QUERIES_PER_READ] for lo in range(0, len(places), QUERIES_PER_READ)]
 
-    def read(pair: tuple[int, int]) -> list[tuple[int, int]]:
-        batch = batches[pair[0]]
+    def read(batch: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
         body = _prompb.read_request([(a, b, samples.labels[i]) for i, a, b in batch])
         return [
             (i, t)
@@ -153,8 +136,8 @@ def read_markers(
 
     try:
         _post_read(client, _prompb.read_request([(hi, hi, {"__name__": "obskit_probe"})]))
-        parts = _split.fetch_all(read, [(k, 0) for k in range(len(batches))],
-                                 max_workers=client.workers, progress=False) if batches else []  # fmt: skip
+        parts = _split.fetch_all(read, batches, max_workers=client.workers,
+                                 progress=False) if batches else []  # fmt: skip
     except Unavailable as exc:
         log.info("no remote read on %s (%s): staleness markers are not frozen", client.url, exc)
         return None, f"no remote read on the source ({exc})"
@@ -232,19 +215,19 @@ def write_markers(tsdb: Path, markers: Markers, timeout: float = 60.0) -> None:
     every later Prometheus on a copy of ``tsdb`` replays.
     """
     from .backfill import find_binary
-    from .server import HOST, free_port, terminate
+    from .server import HOST, free_port, prometheus_argv, terminate, wait_ready
 
     work = Path(tempfile.mkdtemp(prefix="obskit-stale-"))
-    (work / "prometheus.yml").write_text("storage:\n  tsdb:\n    out_of_order_time_window: 100y\n")
-    url = f"http://{HOST}:{free_port()}"
-    argv = [find_binary("prometheus"), f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tsdb}", f"--web.listen-address={url[7:]}",
-            "--storage.tsdb.retention.time=100y", "--storage.tsdb.max-block-duration=2h",
-            "--web.enable-remote-write-receiver"]  # fmt: skip
-    with (work / "prometheus.log").open("wb") as log_file:
+    config, log_path = work / "prometheus.yml", work / "prometheus.log"
+    config.write_text("storage:\n  tsdb:\n    out_of_order_time_window: 100y\n")
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    argv = prometheus_argv(find_binary("prometheus"), config, tsdb, port,
+                           "--web.enable-remote-write-receiver")  # fmt: skip
+    with log_path.open("wb") as log_file:
         proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
     try:
-        _wait_ready(proc, url, timeout, work)
+        wait_ready(proc, url, timeout, log_path, "Prometheus (writing staleness markers)")
         for body in _requests(markers):
             answer = requests.post(f"{url}/api/v1/write", data=_snappy(body, True),
                                    headers=_WRITE_HEADERS, timeout=timeout)  # fmt: skip
@@ -259,20 +242,4 @@ def write_markers(tsdb: Path, markers: Markers, timeout: float = 60.0) -> None:
         with contextlib.suppress(OSError):
             for name in ("lock", "queries.active"):
                 (tsdb / name).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            for file in work.iterdir():
-                file.unlink()
-            work.rmdir()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, work: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = (work / "prometheus.log").read_text(errors="replace").strip().splitlines()[-3:]
-            raise DemoError(f"Prometheus (writing staleness markers) exited with code {proc.returncode}: {' | '.join(tail)}")  # fmt: skip
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise DemoError(f"Prometheus (writing staleness markers) was not ready within {timeout:.0f} s")
+        shutil.rmtree(work, ignore_errors=True)

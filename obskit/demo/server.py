@@ -28,7 +28,17 @@ from ..errors import ConfigError, DemoError
 from .backfill import BuildReport, ensure_blocks, find_binary
 from .scenario import DemoSpec
 
-__all__ = ["DemoPrometheus", "DemoServer", "free_port", "status", "stop", "terminate"]
+__all__ = [
+    "DemoPrometheus",
+    "DemoServer",
+    "free_port",
+    "log_tail",
+    "prometheus_argv",
+    "status",
+    "stop",
+    "terminate",
+    "wait_ready",
+]
 
 log = logging.getLogger("obskit")
 HOST = "127.0.0.1"
@@ -86,6 +96,49 @@ def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> No
 
 
 _PR_SET_PDEATHSIG = 1
+
+
+def prometheus_argv(binary: str, config: Path, data: Path, port: int, *extra: str) -> list[str]:
+    """A Prometheus on ``HOST:port`` over the TSDB at ``data``, keeping every sample.
+
+    >>> prometheus_argv("prometheus", Path("p.yml"), Path("d"), 9090)[1:3]
+    ['--config.file=p.yml', '--storage.tsdb.path=d']
+    """
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address={HOST}:{port}",
+        "--storage.tsdb.retention.time=100y",
+        # Backfilled 2 h blocks stay as they are: no background compaction stealing CPU.
+        "--storage.tsdb.max-block-duration=2h",
+        *extra,
+    ]
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, timeout: float, log: Path, what: str = "Prometheus"
+) -> None:
+    """Wait until the Prometheus ``proc`` answers ``url``/-/ready; a DemoError naming ``what``
+    and the last lines of its ``log`` when it exits first or is not ready in ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"{what} exited with code {proc.returncode}: {log_tail(log)}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise DemoError(f"{what} on {url} was not ready within {timeout:.0f} s: {log_tail(log)}")
+
+
+def log_tail(log: Path, lines: int = 3) -> str:
+    """The last ``lines`` lines of a log file, joined with `` | `` (``(no log)`` if unreadable)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:])
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
@@ -258,41 +311,18 @@ class DemoPrometheus(DemoServer):
         raise DemoError("the live simulator did not answer within 30 s")
 
     def _argv(self, binary: str, data: Path) -> list[str]:
-        assert self.workdir is not None
-        return [
-            binary,
-            f"--config.file={self.workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address={HOST}:{self.port}",
-            "--storage.tsdb.retention.time=100y",
-            # Backfilled 2 h blocks stay as they are: no background compaction stealing CPU.
-            "--storage.tsdb.max-block-duration=2h",
-            "--web.enable-lifecycle",
-        ]
+        assert self.workdir is not None and self.port is not None
+        return prometheus_argv(binary, self.workdir / "prometheus.yml", data, self.port,
+                               "--web.enable-lifecycle")  # fmt: skip
 
     def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoError(
-                    f"Prometheus exited with code {self.process.returncode}: {self._log_tail()}"
-                )
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise DemoError(
-            f"Prometheus on {self.url} was not ready within {self.ready_timeout:.0f} s: {self._log_tail()}"
-        )
-
-    def _log_tail(self) -> str:
+        assert self.process is not None and self.workdir is not None
         try:
-            text = (self.workdir / "prometheus.log").read_text(errors="replace")  # type: ignore[operator]
-        except OSError:
-            return "(no log)"
-        return " | ".join(text.strip().splitlines()[-3:])
+            wait_ready(self.process, self.url, self.ready_timeout, self.workdir / "prometheus.log")
+        except DemoError:
+            if self.process.poll() is None:  # not ready in time: do not leave it running
+                self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop Prometheus and remove the run directory obskit created."""
