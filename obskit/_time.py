@@ -130,9 +130,7 @@ def parse_time(
         raise ConfigError(f"{what} must be {_TIME_EXAMPLE}; got {value!r}")
     if isinstance(value, numbers.Real):  # numpy's integers and floats too
         return _from_unix(float(value), what)
-    if (
-        type(value).__name__ == "datetime64"
-    ):  # numpy, e.g. frame["timestamp"].to_numpy() of naive UTC times
+    if _is_datetime64(value):  # e.g. frame["timestamp"].to_numpy(): naive UTC times
         import pandas as pd
 
         return _as_utc(pd.Timestamp(value).to_pydatetime())
@@ -145,7 +143,12 @@ def _missing(value: object) -> bool:
     """NaT (pandas' or numpy's) and NaN: what an empty frame's min() or max() gives."""
     if isinstance(value, float) and math.isnan(value):
         return True
-    return type(value).__name__ in ("NaTType", "datetime64") and str(value) == "NaT"
+    return (type(value).__name__ == "NaTType" or _is_datetime64(value)) and str(value) == "NaT"
+
+
+def _is_datetime64(value: object) -> bool:
+    """numpy's datetime64, recognised without importing numpy."""
+    return type(value).__name__ == "datetime64"
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -119,7 +119,6 @@ class Link:
         self._lock = threading.Lock()
         self._rates: dict[str, deque[float]] = {e: deque(maxlen=KEPT) for e in ("identity", "gzip")}
         self._active: dict[str, int] = {"identity": 0, "gzip": 0}
-        self._bytes: dict[str, int] = {"identity": 0, "gzip": 0}
         #: (time, bytes so far) after each piece of body, while answers are arriving
         self._marks: dict[str, list[tuple[float, int]]] = {"identity": [], "gzip": []}
         self._session: weakref.ref[requests.Session] | None = None
@@ -186,14 +185,13 @@ class Link:
     def _begin(self, encoding: str) -> None:
         with self._lock:
             if self._active[encoding] == 0:
-                self._bytes[encoding] = 0
                 self._marks[encoding] = []
             self._active[encoding] += 1
 
     def _add(self, encoding: str, size: int) -> None:
         with self._lock:
-            self._bytes[encoding] += size
-            self._marks[encoding].append((time.perf_counter(), self._bytes[encoding]))
+            marks = self._marks[encoding]
+            marks.append((time.perf_counter(), (marks[-1][1] if marks else 0) + size))
 
     def _end(self, encoding: str) -> None:
         with self._lock:
